@@ -1,0 +1,380 @@
+"""Robust WebVTT / SRT subtitle reading and writing, and the paper's subtitle text cleaning.
+
+Real caption files are messy (BOBSL, YouTube auto/user captions, hand-made SRT): byte-order marks, CRLF, cue
+settings, markup tags, missing blank lines between cues, out-of-order and overlapping cues, broken timestamps.
+
+Choices (not fixed by the paper; documented here and in the tests):
+
+- We parse with our own line-based reader rather than webvtt-py: webvtt-py 0.6 either raises on a malformed cue
+  without a line number or drops it silently, and it does not read SRT counters leniently. webvtt-py is used in the
+  tests to check that what we *write* is standard WebVTT.
+- A single bad cue (malformed timestamp, end before start, no text) is **skipped and counted**, never guessed:
+  `read_subtitles` warns (`SubtitleWarning`) with the count and line numbers, `parse_subtitle_file` returns them
+  (``ParsedSubtitles.skipped``) so dataset builders can report them. ``strict=True`` raises ``ValueError`` with the
+  file name and line number instead. A file with cue blocks but no valid cue always raises ``ValueError``.
+- Cues are returned sorted by ``(start, end)``; ``Subtitle.index`` keeps the 0-based order of appearance in the file
+  (counting skipped cue blocks too, so indices of parallel files, e.g. BOBSL audio- and signing-aligned versions,
+  stay comparable; SRT counters are ignored: they are often wrong). Overlapping cues are kept as they are (BOBSL subtitles overlap
+  legitimately; the aligner resolves overlaps with DTW).
+- Reading removes *format* markup only: VTT/HTML tags (``<i>``, ``<v Bob>``, ``<c.red>``, ``<00:01.000>``) and
+  the entity escapes the format requires (``&amp;``); annotations such as ``[applause]`` are kept (the SAT protocol
+  needs them, see `has_bracket_annotation`). Multi-line cue text is joined with one space unless
+  ``keep_line_breaks=True``. Content cleaning is `clean_subtitle_text`.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import math
+import os
+import re
+import tempfile
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "ParsedSubtitles",
+    "SkippedCue",
+    "Subtitle",
+    "SubtitleWarning",
+    "clean_subtitle_text",
+    "format_timestamp",
+    "has_bracket_annotation",
+    "parse_subtitle_file",
+    "parse_subtitles",
+    "parse_timestamp",
+    "read_subtitles",
+    "strip_markup",
+    "write_subtitles",
+]
+
+SUBTITLE_FORMATS = ("vtt", "srt")
+
+
+@dataclass
+class Subtitle:
+    """One subtitle cue; times in seconds from the start of the video.
+
+    Args:
+        start (`float`): cue start in seconds.
+        end (`float`): cue end in seconds (``end >= start``).
+        text (`str`): cue text (markup removed when read from a file).
+        index (`int`, *optional*): 0-based position of the cue in its source file (kept after sorting).
+    """
+
+    start: float
+    end: float
+    text: str
+    index: int | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass
+class SkippedCue:
+    """A cue the reader could not use: 1-based line number in the file, the reason, and the offending line."""
+
+    line: int
+    reason: str
+    content: str = ""
+
+
+@dataclass
+class ParsedSubtitles:
+    """Result of parsing one file: valid cues sorted by time, plus every skipped cue with its line number."""
+
+    subtitles: list[Subtitle]
+    skipped: list[SkippedCue] = field(default_factory=list)
+
+
+class SubtitleWarning(UserWarning):
+    """Issued when cues of a subtitle file are skipped."""
+
+
+# --------------------------------------------------------------------------------------------------- timestamps
+
+# hh:mm:ss.ttt | mm:ss.ttt | hh:mm:ss,ttt (SRT) ; hours may exceed 99 in long recordings; 1–3 fraction digits are
+# accepted because hand-made files write "0:00:01.5".
+_TIMESTAMP = re.compile(r"^(?:(\d+):)?([0-5]?\d):([0-5]\d)(?:[.,](\d{1,3}))?$")
+_ARROW = re.compile(r"\s*-->\s*")
+
+
+def parse_timestamp(value: str) -> float:
+    """``"01:02:03.456"`` / ``"02:03.456"`` / ``"01:02:03,456"`` -> seconds. Raises ValueError when malformed."""
+    match = _TIMESTAMP.match(value.strip())
+    if match is None:
+        raise ValueError(f"malformed timestamp {value!r} (expected hh:mm:ss.mmm, mm:ss.mmm or hh:mm:ss,mmm)")
+    hours, minutes, seconds, fraction = match.groups()
+    total = int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
+    if fraction:
+        total += int(fraction) / (10 ** len(fraction))
+    return float(total)
+
+
+def format_timestamp(seconds: float, fmt: str = "vtt") -> str:
+    """Seconds -> ``"hh:mm:ss.mmm"`` (VTT) or ``"hh:mm:ss,mmm"`` (SRT), rounded to the millisecond."""
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"timestamp must be a finite number of seconds >= 0, got {seconds!r}")
+    millis = round(seconds * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    separator = "," if fmt == "srt" else "."
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
+
+
+# ------------------------------------------------------------------------------------------------------- markup
+
+# Tags only: "<" followed by a letter, "/" or a digit (VTT inline timestamps), so "a < b" survives.
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>|<\d[\d:.]*>")
+
+
+def strip_markup(text: str) -> str:
+    """Remove VTT/HTML tags and decode HTML entities (``&amp;`` -> ``&``)."""
+    return html.unescape(_TAG.sub("", text))
+
+
+# ------------------------------------------------------------------------------------------------------ parsing
+
+
+def _detect_format(path: Path) -> str:
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in SUBTITLE_FORMATS:
+        raise ValueError(f"unsupported subtitle file {str(path)!r}: expected one of .vtt, .srt")
+    return suffix
+
+
+def _blocks(lines: Sequence[str]) -> Iterable[list[tuple[int, str]]]:
+    """Group lines into blank-line separated blocks of (1-based line number, line)."""
+    block: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            block.append((number, line.rstrip()))
+        elif block:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def _split_cues(block: list[tuple[int, str]], fmt: str) -> list[list[tuple[int, str]]]:
+    """Split a block at every timing line, so a missing blank line between two cues does not merge them.
+
+    The line right before a timing line is that cue's identifier (VTT cue id or SRT counter) when it is not the
+    first text line of the previous cue; for SRT we only treat a digit-only line as a counter.
+    """
+    timing_rows = [i for i, (_, line) in enumerate(block) if "-->" in line]
+    if len(timing_rows) <= 1:
+        return [block]
+    cuts = [0]
+    for previous_row, row in itertools.pairwise(timing_rows):
+        previous = block[row - 1][1].strip()
+        is_identifier = row - 1 > previous_row + 1 and (fmt == "vtt" or previous.isdigit())
+        cuts.append(row - 1 if is_identifier else row)
+    cuts.append(len(block))
+    return [block[a:b] for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def _parse_cue(cue: list[tuple[int, str]], keep_line_breaks: bool) -> Subtitle | SkippedCue:
+    timing_row = next((i for i, (_, line) in enumerate(cue) if "-->" in line), None)
+    if timing_row is None:
+        number, line = cue[0]
+        return SkippedCue(number, "no timing line ('-->') in cue block", line)
+    number, timing = cue[timing_row]
+    parts = _ARROW.split(timing.strip(), maxsplit=1)
+    if len(parts) != 2:
+        return SkippedCue(number, "malformed timing line", timing)
+    start_text = parts[0]
+    end_text = parts[1].split()[0] if parts[1].split() else ""  # anything after the end time is cue settings
+    try:
+        start = parse_timestamp(start_text)
+        end = parse_timestamp(end_text)
+    except ValueError as error:
+        return SkippedCue(number, str(error), timing)
+    if end < start:
+        return SkippedCue(number, f"cue ends ({end:.3f} s) before it starts ({start:.3f} s)", timing)
+    lines = [strip_markup(line).strip() for _, line in cue[timing_row + 1 :]]
+    lines = [line for line in lines if line]
+    if not lines:
+        return SkippedCue(number, "empty cue text", timing)
+    text = "\n".join(lines) if keep_line_breaks else re.sub(r"\s+", " ", " ".join(lines))
+    return Subtitle(start=start, end=end, text=text)
+
+
+def parse_subtitles(
+    content: str,
+    fmt: str,
+    *,
+    source: str = "<string>",
+    strict: bool = False,
+    keep_line_breaks: bool = False,
+) -> ParsedSubtitles:
+    """Parse VTT or SRT text. See the module docstring for the rules; ``source`` only names the file in errors."""
+    if fmt not in SUBTITLE_FORMATS:
+        raise ValueError(f"unknown subtitle format {fmt!r}; expected one of {SUBTITLE_FORMATS}")
+    content = content.lstrip("\ufeff")
+    lines = content.splitlines()  # handles \n, \r\n and lone \r
+    subtitles: list[Subtitle] = []
+    skipped: list[SkippedCue] = []
+    num_blocks = 0
+    for block_index, block in enumerate(_blocks(lines)):
+        first = block[0][1].strip()
+        if fmt == "vtt":
+            if block_index == 0 and first.startswith("WEBVTT"):
+                # The header block may also carry metadata lines ("Kind: captions"); a cue glued to it is kept.
+                block = block[next((i for i, (_, line) in enumerate(block) if "-->" in line), len(block)) :]
+                if not block:
+                    continue
+                first = block[0][1].strip()
+            if first.startswith(("NOTE", "STYLE", "REGION")) and "-->" not in block[0][1]:
+                continue
+        for cue in _split_cues(block, fmt):
+            num_blocks += 1
+            parsed = _parse_cue(cue, keep_line_breaks)
+            if isinstance(parsed, SkippedCue):
+                if strict:
+                    raise ValueError(f"{source}:{parsed.line}: {parsed.reason}: {parsed.content!r}")
+                skipped.append(parsed)
+            else:
+                parsed.index = num_blocks - 1
+                subtitles.append(parsed)
+    if num_blocks and not subtitles:
+        first_error = skipped[0]
+        raise ValueError(
+            f"{source}: no valid cue among {num_blocks} cue block(s); "
+            f"first problem at line {first_error.line}: {first_error.reason}"
+        )
+    subtitles.sort(key=lambda sub: (sub.start, sub.end, sub.index))
+    return ParsedSubtitles(subtitles=subtitles, skipped=skipped)
+
+
+def parse_subtitle_file(
+    path: str | os.PathLike, *, strict: bool = False, keep_line_breaks: bool = False
+) -> ParsedSubtitles:
+    """Read a ``.vtt``/``.srt`` file (format from the suffix) and return cues plus skipped-cue details."""
+    path = Path(path)
+    fmt = _detect_format(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"subtitle file not found: {path}")
+    raw = path.read_bytes()
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Old SRT files are often cp1252/latin-1; decoding never fails with latin-1 and keeps every byte.
+        content = raw.decode("latin-1")
+    return parse_subtitles(content, fmt, source=str(path), strict=strict, keep_line_breaks=keep_line_breaks)
+
+
+def read_subtitles(path: str | os.PathLike, *, strict: bool = False, keep_line_breaks: bool = False) -> list[Subtitle]:
+    """Read a ``.vtt``/``.srt`` file into cues sorted by start time.
+
+    Bad single cues are skipped with a `SubtitleWarning` (count + line numbers); ``strict=True`` raises
+    ``ValueError`` naming the line instead. Use `parse_subtitle_file` to get the skipped cues programmatically.
+    """
+    parsed = parse_subtitle_file(path, strict=strict, keep_line_breaks=keep_line_breaks)
+    if parsed.skipped:
+        shown = ", ".join(f"line {s.line}: {s.reason}" for s in parsed.skipped[:5])
+        more = f" (+{len(parsed.skipped) - 5} more)" if len(parsed.skipped) > 5 else ""
+        warnings.warn(f"{path}: skipped {len(parsed.skipped)} bad cue(s): {shown}{more}", SubtitleWarning, stacklevel=2)
+    return parsed.subtitles
+
+
+# ------------------------------------------------------------------------------------------------------ writing
+
+
+def _escape_vtt(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def write_subtitles(subtitles: Iterable[Subtitle], path: str | os.PathLike) -> None:
+    """Write cues to ``.vtt`` or ``.srt`` (format from the suffix), in the given order, atomically.
+
+    The file is written to a temporary file in the same folder and renamed over ``path``, so readers never see a
+    half-written file. Raises ValueError on negative/non-finite times, ``end < start`` or text containing ``-->``.
+    """
+    path = Path(path)
+    fmt = _detect_format(path)
+    chunks: list[str] = ["WEBVTT\n"] if fmt == "vtt" else []
+    for number, sub in enumerate(subtitles, start=1):
+        if not (math.isfinite(sub.start) and math.isfinite(sub.end)) or sub.start < 0 or sub.end < sub.start:
+            raise ValueError(
+                f"cue {number}: invalid times start={sub.start!r} end={sub.end!r} (need 0 <= start <= end)"
+            )
+        if "-->" in sub.text:
+            raise ValueError(f"cue {number}: text may not contain '-->': {sub.text!r}")
+        # Blank lines would end the cue early; drop them.
+        lines = [line.strip() for line in sub.text.splitlines() if line.strip()]
+        text = "\n".join(_escape_vtt(line) if fmt == "vtt" else line for line in lines)
+        timing = f"{format_timestamp(sub.start, fmt)} --> {format_timestamp(sub.end, fmt)}"
+        chunks.append(f"{number}\n{timing}\n{text}\n")
+    content = "\n".join(chunks)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(content)
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+
+
+# ----------------------------------------------------------------------------------------------------- cleaning
+
+_ANNOTATIONS = (
+    re.compile(r"\([^()]*\)"),  # (laughs)
+    re.compile(r"\[[^\[\]]*\]"),  # [MUSIC PLAYING]
+    re.compile(r"\*[^*]*\*"),  # *sighs*
+)
+_LEADING_SYMBOLS = re.compile(r"^[\s♪♫•\-–—]+")
+# One word (starting with a letter, no digits-only "10:30"), then ":" and whitespace or end of line.
+_SPEAKER_LABEL = re.compile(r"^[^\W\d_][\w'’.\-]*:(?=\s|$)")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,!?;:…])")
+_QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "„": "“"}
+
+
+def _strip_surrounding_quotes(text: str) -> str:
+    while len(text) >= 2 and text[0] in _QUOTE_PAIRS and text[-1] == _QUOTE_PAIRS[text[0]]:
+        inner = text[1:-1]
+        # '"Hi," he said, "bye"' is not surrounded by one quotation: leave it.
+        if text[0] in inner or _QUOTE_PAIRS[text[0]] in inner:
+            break
+        text = inner.strip()
+    return text
+
+
+def clean_subtitle_text(text: str) -> str:
+    """The paper's YouTube-SL-25 subtitle cleaning (architecture §5), in this order:
+
+    1. decode HTML entities; 2. drop HTML tags; 3. drop ``(…)``, ``[…]`` and ``*…*`` annotations;
+    4. per line: drop leading ``♪`` ``•`` ``-`` (and ``♫``, en/em dashes) and a single-word speaker label
+       ``Name:``; 5. join lines; 6. remove spaces before punctuation; 7. collapse repeated spaces;
+    8. remove quotes surrounding the whole text. Returns ``""`` when nothing is left (callers skip those).
+    """
+    text = html.unescape(text)
+    text = _TAG.sub("", text)
+    for pattern in _ANNOTATIONS:
+        text = pattern.sub(" ", text)
+    lines = []
+    for line in text.splitlines():
+        previous = None
+        while previous != line:  # "- JOHN: ♪ hi" needs several passes
+            previous = line
+            line = _LEADING_SYMBOLS.sub("", line)
+            line = _SPEAKER_LABEL.sub("", line)
+        lines.append(line)
+    text = " ".join(lines)
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return _strip_surrounding_quotes(text)
+
+
+def has_bracket_annotation(text: str) -> bool:
+    """True when the text contains both ``[`` and ``]``: the SAT protocol excludes such subtitles from SSA eval."""
+    return "[" in text and "]" in text

@@ -1,0 +1,288 @@
+"""Subtitle reading/writing robustness and one test per text-cleaning rule."""
+
+from __future__ import annotations
+
+import html
+import warnings
+
+import pytest
+from signllm.datasets_scripts.subtitles import (
+    Subtitle,
+    SubtitleWarning,
+    clean_subtitle_text,
+    format_timestamp,
+    has_bracket_annotation,
+    parse_subtitle_file,
+    parse_subtitles,
+    parse_timestamp,
+    read_subtitles,
+    write_subtitles,
+)
+
+
+def _write(path, text: str, encoding: str = "utf-8", newline: str = "\n"):
+    path.write_bytes(text.replace("\n", newline).encode(encoding))
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ timestamps
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("00:00:01.500", 1.5),
+        ("01:02:03.456", 3723.456),
+        ("02:03.4", 123.4),
+        ("00:00:05,250", 5.25),
+        ("123:00:00", 442800),
+    ],
+)
+def test_parse_timestamp(text, seconds):
+    assert parse_timestamp(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["1.5", "00:61:00.000", "aa:bb:cc", "00:00:01.5000", ""])
+def test_parse_timestamp_rejects_malformed(bad):
+    with pytest.raises(ValueError, match="malformed timestamp"):
+        parse_timestamp(bad)
+
+
+def test_format_timestamp_rounds_and_validates():
+    assert format_timestamp(3723.4564) == "01:02:03.456"
+    assert format_timestamp(5.25, "srt") == "00:00:05,250"
+    with pytest.raises(ValueError):
+        format_timestamp(-1.0)
+    with pytest.raises(ValueError):
+        format_timestamp(float("nan"))
+
+
+# --------------------------------------------------------------------------------------------------- reading
+
+MESSY_VTT = """WEBVTT
+Kind: captions
+Language: en
+
+NOTE this is a comment
+spanning two lines
+
+STYLE
+::cue { color: red }
+
+intro
+00:00:05.000 --> 00:00:07.000 align:start position:10%
+<v Bob>Second &amp; <i>last</i></v>
+line two
+
+00:00:01.000 --> 00:00:03.000
+First <c.yellow>cue</c> <00:00:02.000>here [...]
+
+00:00:02.500 --> 00:00:04.000
+Overlapping cue
+"""
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_read_vtt_messy(tmp_path, newline):
+    path = _write(tmp_path / "a.vtt", "\ufeff" + MESSY_VTT, encoding="utf-8", newline=newline)
+    subs = read_subtitles(path)
+    assert [s.text for s in subs] == ["First cue here [...]", "Overlapping cue", "Second & last line two"]
+    # sorted by start, original file order kept in .index, overlaps kept as they are
+    assert [s.index for s in subs] == [1, 2, 0]
+    assert (subs[0].start, subs[0].end) == (1.0, 3.0)
+    assert subs[1].start < subs[0].end
+    assert subs[2].duration == pytest.approx(2.0)
+
+
+def test_keep_line_breaks(tmp_path):
+    path = _write(tmp_path / "a.vtt", MESSY_VTT)
+    subs = read_subtitles(path, keep_line_breaks=True)
+    assert subs[-1].text == "Second & last\nline two"
+
+
+SRT = """1
+00:00:01,000 --> 00:00:02,000
+Hello <b>world</b>
+
+2
+00:00:03,000 --> 00:00:04,000
+Second
+3
+00:00:05,000 --> 00:00:06,500
+42
+
+00:00:07,000 --> 00:00:08,000
+no counter, missing blank line above is tolerated
+"""
+
+
+def test_read_srt_lenient_blocks(tmp_path):
+    subs = read_subtitles(_write(tmp_path / "a.srt", SRT, newline="\r\n"))
+    assert [s.text for s in subs] == [
+        "Hello world",
+        "Second",
+        "42",
+        "no counter, missing blank line above is tolerated",
+    ]
+    assert [s.end for s in subs] == [2.0, 4.0, 6.5, 8.0]
+
+
+def test_srt_latin1_fallback(tmp_path):
+    path = _write(tmp_path / "a.srt", "1\n00:00:01,000 --> 00:00:02,000\ncafé\n", encoding="latin-1")
+    assert read_subtitles(path)[0].text == "café"
+
+
+BAD_VTT = """WEBVTT
+
+00:00:01.000 --> 00:00:02.000
+good one
+
+00:00:0x.000 --> 00:00:04.000
+broken timestamp
+
+00:00:06.000 --> 00:00:05.000
+ends before start
+
+00:00:07.000 --> 00:00:08.000
+<i></i>
+
+00:00:09.000 --> 00:00:10.000
+good two
+"""
+
+
+def test_bad_cues_skipped_with_count_and_lines(tmp_path):
+    path = _write(tmp_path / "bad.vtt", BAD_VTT)
+    parsed = parse_subtitle_file(path)
+    assert [s.text for s in parsed.subtitles] == ["good one", "good two"]
+    assert [s.index for s in parsed.subtitles] == [0, 4]  # skipped blocks still count, indices stay comparable
+    assert [(s.line, s.reason.split()[0]) for s in parsed.skipped] == [(6, "malformed"), (9, "cue"), (12, "empty")]
+    with pytest.warns(SubtitleWarning, match=r"skipped 3 bad cue\(s\): line 6"):
+        read_subtitles(path)
+
+
+def test_strict_raises_with_line_number(tmp_path):
+    path = _write(tmp_path / "bad.vtt", BAD_VTT)
+    with pytest.raises(ValueError, match=r"bad\.vtt:6: malformed timestamp"):
+        read_subtitles(path, strict=True)
+
+
+def test_file_without_valid_cue_raises(tmp_path):
+    path = _write(tmp_path / "x.srt", "1\n00:00:xx --> 00:00:02,000\nhello\n")
+    with pytest.raises(ValueError, match="no valid cue"):
+        read_subtitles(path)
+
+
+def test_empty_file_and_header_only(tmp_path):
+    assert read_subtitles(_write(tmp_path / "e.vtt", "WEBVTT\n\n")) == []
+    assert read_subtitles(_write(tmp_path / "e.srt", "")) == []
+
+
+def test_bad_paths(tmp_path):
+    with pytest.raises(ValueError, match="unsupported subtitle file"):
+        read_subtitles(tmp_path / "a.txt")
+    with pytest.raises(FileNotFoundError):
+        read_subtitles(tmp_path / "missing.vtt")
+    with pytest.raises(ValueError, match="unknown subtitle format"):
+        parse_subtitles("", "ass")
+
+
+# --------------------------------------------------------------------------------------------------- writing
+
+
+@pytest.mark.parametrize("suffix", [".vtt", ".srt"])
+def test_write_read_round_trip(tmp_path, suffix):
+    subs = [
+        Subtitle(0.0, 1.25, "a < b & c > d"),
+        Subtitle(3723.456, 3725.0, "two\n\nlines"),
+        Subtitle(2.0, 2.0, "zero length is allowed"),
+    ]
+    path = tmp_path / f"out{suffix}"
+    write_subtitles(subs, path)
+    back = read_subtitles(path)
+    assert [(s.start, s.end, s.text) for s in back] == [
+        (0.0, 1.25, "a < b & c > d"),
+        (2.0, 2.0, "zero length is allowed"),
+        (3723.456, 3725.0, "two lines"),
+    ]
+    assert not list(tmp_path.glob(".*tmp"))  # no temporary file left behind
+
+
+def test_written_vtt_is_standard(tmp_path):
+    webvtt = pytest.importorskip("webvtt")
+    path = tmp_path / "out.vtt"
+    write_subtitles([Subtitle(1.0, 2.5, "x & y"), Subtitle(3.0, 4.0, "second")], path)
+    captions = webvtt.read(str(path))
+    # webvtt-py keeps entity escapes in .text; the escape is what the standard requires
+    assert [(c.start, c.end, html.unescape(c.text)) for c in captions] == [
+        ("00:00:01.000", "00:00:02.500", "x & y"),
+        ("00:00:03.000", "00:00:04.000", "second"),
+    ]
+
+
+def test_write_rejects_invalid_and_is_atomic(tmp_path):
+    path = tmp_path / "keep.vtt"
+    write_subtitles([Subtitle(0.0, 1.0, "original")], path)
+    for bad in (
+        Subtitle(2.0, 1.0, "x"),
+        Subtitle(-1.0, 1.0, "x"),
+        Subtitle(0.0, float("inf"), "x"),
+        Subtitle(0, 1, "a --> b"),
+    ):
+        with pytest.raises(ValueError):
+            write_subtitles([Subtitle(0.0, 1.0, "fine"), bad], path)
+    assert read_subtitles(path)[0].text == "original"  # a failed write leaves the old file untouched
+
+
+# -------------------------------------------------------------------------------------------------- cleaning
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        # 1. HTML entities decoded
+        ("Tom &amp; Jerry &#39;s &quot;show&quot; now", 'Tom & Jerry \'s "show" now'),
+        # 2. HTML tags dropped (but a lone "<" is text)
+        ('<i>Hello</i> <font color="red">there</font>, 3 < 4', "Hello there, 3 < 4"),
+        ("&lt;b&gt;bold&lt;/b&gt;", "bold"),  # entities decoded first, so escaped tags go too
+        # 3. annotations (…) […] *…*
+        ("Hello (laughs) world", "Hello world"),
+        ("[MUSIC PLAYING] Welcome [...]", "Welcome"),
+        ("I *sighs* agree", "I agree"),
+        # 4. leading ♪ • - and single-word speaker labels
+        ("♪ la la la", "la la la"),
+        ("• bullet point", "bullet point"),
+        ("- Are you sure?\n- Yes.", "Are you sure? Yes."),
+        ("JOHN: I'm here", "I'm here"),
+        ("- Mary: hi\n- Bob: hello", "hi hello"),
+        ("Meet at 10:30 today", "Meet at 10:30 today"),  # a time is not a speaker label
+        ("Mr Smith: two words is not a label", "Mr Smith: two words is not a label"),
+        # 6. spaces before punctuation
+        ("Really ? Yes , indeed .", "Really? Yes, indeed."),
+        # 7. repeated spaces
+        ("too    many\t spaces", "too many spaces"),
+        # 8. surrounding quotes
+        ('"Quoted sentence."', "Quoted sentence."),
+        ("“Curly quotes”", "Curly quotes"),
+        ('"Hi," he said, "bye"', '"Hi," he said, "bye"'),  # not one quotation: kept
+        # combined, and nothing left
+        ("  ♪ (music) [applause] ♪ ", ""),
+        ("<v Narrator>- NARRATOR: &quot;Welcome back (applause) !&quot;</v>", "Welcome back!"),
+    ],
+)
+def test_clean_subtitle_text_rules(raw, clean):
+    assert clean_subtitle_text(raw) == clean
+
+
+def test_has_bracket_annotation_flag():
+    assert has_bracket_annotation("hello [inaudible] there")
+    assert not has_bracket_annotation("hello [ there")
+    assert not has_bracket_annotation("plain text")
+
+
+def test_read_subtitles_does_not_warn_on_clean_file(tmp_path):
+    path = tmp_path / "c.srt"
+    write_subtitles([Subtitle(0.5, 1.5, "ok")], path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(read_subtitles(path)) == 1
