@@ -45,8 +45,9 @@ class SignLLMPoseEncoderConfig(PretrainedConfig):
     Args:
         num_coordinates (`int`, *optional*, defaults to 3): coordinates per keypoint (x, y, z).
         agcn_in_channels (`int`, *optional*, defaults to 64): C_in, width after the per-joint input Linear [ours].
-        agcn_channel_multipliers (`list[float]`, *optional*, defaults to `[2, 1, 1.5, 2]`): output width of the 4
-            AGCN layers as multiples of C_in [paper] (so the last layer has 2·C_in channels per joint).
+        agcn_channel_multipliers (`list[float]`, *optional*, defaults to `[2, 1, 1.5, 2]`): width multiplier of each
+            of the 4 AGCN layers over the previous layer [paper]; cumulative, so the last layer has 6·C_in channels
+            per joint (architecture §3; see `agcn_channels`).
         temporal_kernel_size (`int`, *optional*, defaults to 7): temporal conv kernel of each AGCN unit [paper].
         graph_embedding_ratio (`int`, *optional*, defaults to 4): C_k embeddings use out_channels // ratio (2s-AGCN).
         articulator_hidden_size (`int`, *optional*, defaults to 256): C, per-articulator feature width [ours].
@@ -126,8 +127,13 @@ class SignLLMPoseEncoderConfig(PretrainedConfig):
 
     @property
     def agcn_channels(self) -> list[int]:
-        """Output channels of the 4 AGCN layers, e.g. [128, 64, 96, 128] for C_in = 64."""
-        return [int(round(self.agcn_in_channels * m)) for m in self.agcn_channel_multipliers]
+        """Output channels of the AGCN layers: cumulative products of the multipliers times C_in, so the last layer
+        has 2·1·1.5·2 = 6·C_in channels per joint (architecture §3), e.g. [128, 128, 192, 384] for C_in = 64."""
+        channels, width = [], float(self.agcn_in_channels)
+        for multiplier in self.agcn_channel_multipliers:
+            width *= multiplier
+            channels.append(int(round(width)))
+        return channels
 
 
 class SignLLMLipEncoderConfig(PretrainedConfig):
@@ -203,7 +209,8 @@ class SignLLMResamplerConfig(PretrainedConfig):
         hidden_size (`int`, *optional*): latent width = d_llm; set by [`SignLLMConfig`] from the text config.
         num_hidden_layers (`int`, *optional*, defaults to 2): Perceiver layers [ours].
         num_attention_heads (`int`, *optional*, defaults to 8): [paper].
-        intermediate_size (`int`, *optional*): FFN width, defaults to 4·hidden_size [paper].
+        intermediate_size (`int`, *optional*): FFN width; `None` means 4·hidden_size [paper] (see
+            `ffn_size`), resolved late because `hidden_size` is set by [`SignLLMConfig`].
         window_size (`int`, *optional*, defaults to 8): features per window [paper].
         window_stride (`int`, *optional*, defaults to 2): window stride, no padding [paper] (250 → 122 tokens).
         max_positions (`int`, *optional*, defaults to 250): length of the global positional table; set by
@@ -237,7 +244,9 @@ class SignLLMResamplerConfig(PretrainedConfig):
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers
         self.num_attention_heads = num_attention_heads
-        self.intermediate_size = intermediate_size if intermediate_size is not None else 4 * hidden_size
+        # None = 4·hidden_size resolved when the model is built: SignLLMConfig sets hidden_size (= d_llm) after
+        # this __init__, so a width computed here would follow the default 2048, not the real d_llm
+        self.intermediate_size = intermediate_size
         self.window_size = window_size
         self.window_stride = window_stride
         self.max_positions = max_positions
@@ -246,6 +255,11 @@ class SignLLMResamplerConfig(PretrainedConfig):
         self.attention_dropout = attention_dropout
         self.layer_norm_eps = layer_norm_eps
         super().__init__(**kwargs)
+
+    @property
+    def ffn_size(self) -> int:
+        """Perceiver FFN width: `intermediate_size`, or 4·hidden_size when unset."""
+        return self.intermediate_size if self.intermediate_size is not None else 4 * self.hidden_size
 
     def num_windows(self, num_features: int) -> int:
         """Tokens produced from ``num_features`` inputs: ``(n - window) // stride + 1`` (no padding)."""

@@ -1,0 +1,233 @@
+"""Conformer encoder (Gulati et al., 2020) with attention maps for attentive pooling, in pure torch.
+
+Own implementation (no torchaudio): macaron FFN ×½ residuals, multi-head self-attention, convolution module
+(pointwise → GLU → depthwise → BatchNorm → SiLU → pointwise), final LayerNorm (architecture §3).
+
+Axis legend: b batch, t frames, d width, h heads.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _lengths_to_padding_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
+    """``(b,)`` lengths → ``(b, max_length)`` bool padding mask, True = PAD."""
+    return torch.arange(max_length, device=lengths.device)[None, :] >= lengths[:, None]
+
+
+class SignLLMConformerFeedForward(nn.Module):
+    """LN → Linear(d, f) → SiLU → dropout → Linear(f, d) → dropout; ``(b, t, d) → (b, t, d)``."""
+
+    def __init__(self, hidden_size: int, intermediate_size: int, dropout: float, layer_norm_eps: float):
+        super().__init__()
+        self.layer_norm = nn.LayerNorm(hidden_size, eps=layer_norm_eps)
+        self.fc_in = nn.Linear(hidden_size, intermediate_size)
+        self.fc_out = nn.Linear(intermediate_size, hidden_size)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layer_norm(x)
+        x = self.dropout(F.silu(self.fc_in(x)))
+        return self.dropout(self.fc_out(x))
+
+
+class SignLLMConformerSelfAttention(nn.Module):
+    """Multi-head self-attention with key padding mask that returns its attention map.
+
+    Attention is computed explicitly (not with fused SDPA) because attentive pooling needs the maps; clips are
+    short (24 frames for ISLR and the sliding windows), so the ``(b, h, t, t)`` map is small.
+    """
+
+    def __init__(self, hidden_size: int, num_heads: int, attention_dropout: float, dropout: float, eps: float):
+        super().__init__()
+        if hidden_size % num_heads:
+            raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads}).")
+        self.num_heads = num_heads
+        self.head_dim = hidden_size // num_heads
+        self.layer_norm = nn.LayerNorm(hidden_size, eps=eps)
+        self.to_qkv = nn.Linear(hidden_size, 3 * hidden_size)
+        self.to_out = nn.Linear(hidden_size, hidden_size)
+        self.attention_dropout = nn.Dropout(attention_dropout)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x (b, t, d)``, ``padding_mask (b, t)`` True = PAD → ``(b, t, d)``, attention ``(b, h, t, t)``."""
+        b, t, d = x.shape
+        x = self.layer_norm(x)
+        qkv = self.to_qkv(x).view(b, t, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]  # (b, h, t, dh)
+        scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
+        if padding_mask is not None:
+            scores = scores.masked_fill(padding_mask[:, None, None, :], torch.finfo(scores.dtype).min)
+        attention = scores.softmax(dim=-1)
+        context = torch.matmul(self.attention_dropout(attention), v)
+        context = context.transpose(1, 2).reshape(b, t, d)
+        return self.dropout(self.to_out(context)), attention
+
+
+class SignLLMConformerConvModule(nn.Module):
+    """LN → pointwise (d → 2·e·d) → GLU → depthwise conv (kernel k) → BN → SiLU → pointwise (e·d → d) → dropout.
+
+    Padded frames are zeroed before the depthwise conv so they never leak into valid neighbours.
+    """
+
+    def __init__(self, hidden_size: int, expansion_factor: int, kernel_size: int, dropout: float, eps: float):
+        super().__init__()
+        if kernel_size % 2 == 0:
+            raise ValueError(f"conv_kernel_size must be odd (same padding), got {kernel_size}.")
+        inner = hidden_size * expansion_factor
+        self.layer_norm = nn.LayerNorm(hidden_size, eps=eps)
+        self.pointwise_in = nn.Linear(hidden_size, 2 * inner)
+        self.depthwise = nn.Conv1d(inner, inner, kernel_size, padding=kernel_size // 2, groups=inner)
+        self.batch_norm = nn.BatchNorm1d(inner)
+        self.pointwise_out = nn.Linear(inner, hidden_size)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None) -> torch.Tensor:
+        """``x (b, t, d)`` → ``(b, t, d)``."""
+        x = F.glu(self.pointwise_in(self.layer_norm(x)), dim=-1)  # (b, t, e·d)
+        if padding_mask is not None:
+            x = x.masked_fill(padding_mask[..., None], 0.0)
+        x = self.depthwise(x.transpose(1, 2))  # (b, e·d, t)
+        x = F.silu(self.batch_norm(x)).transpose(1, 2)
+        return self.dropout(self.pointwise_out(x))
+
+
+class SignLLMConformerBlock(nn.Module):
+    """Macaron Conformer block: ½FFN → MHSA → conv → ½FFN → LN; ``(b, t, d) → (b, t, d)``."""
+
+    def __init__(
+        self,
+        hidden_size: int,
+        num_heads: int,
+        intermediate_size: int,
+        conv_expansion_factor: int,
+        conv_kernel_size: int,
+        dropout: float,
+        attention_dropout: float,
+        layer_norm_eps: float,
+    ):
+        super().__init__()
+        self.ffn_in = SignLLMConformerFeedForward(hidden_size, intermediate_size, dropout, layer_norm_eps)
+        self.self_attention = SignLLMConformerSelfAttention(
+            hidden_size, num_heads, attention_dropout, dropout, layer_norm_eps
+        )
+        self.conv_module = SignLLMConformerConvModule(
+            hidden_size, conv_expansion_factor, conv_kernel_size, dropout, layer_norm_eps
+        )
+        self.ffn_out = SignLLMConformerFeedForward(hidden_size, intermediate_size, dropout, layer_norm_eps)
+        self.final_layer_norm = nn.LayerNorm(hidden_size, eps=layer_norm_eps)
+
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        x = x + 0.5 * self.ffn_in(x)
+        residual = x
+        attended, attention = self.self_attention(x, padding_mask)
+        x = residual + attended
+        x = x + self.conv_module(x, padding_mask)
+        x = x + 0.5 * self.ffn_out(x)
+        return self.final_layer_norm(x), attention
+
+
+class SignLLMConformer(nn.Module):
+    """Stack of Conformer blocks over ``(b, t, d)`` with a key padding mask (True = PAD).
+
+    Args:
+        hidden_size (`int`): d.
+        num_layers (`int`): number of blocks.
+        num_heads (`int`): attention heads.
+        intermediate_size (`int`): FFN width.
+        conv_expansion_factor (`int`): conv-module expansion.
+        conv_kernel_size (`int`): depthwise kernel (odd).
+        dropout / attention_dropout (`float`), layer_norm_eps (`float`).
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        num_layers: int,
+        num_heads: int,
+        intermediate_size: int,
+        conv_expansion_factor: int = 2,
+        conv_kernel_size: int = 5,
+        dropout: float = 0.1,
+        attention_dropout: float = 0.1,
+        layer_norm_eps: float = 1e-5,
+    ):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.layers = nn.ModuleList(
+            SignLLMConformerBlock(
+                hidden_size, num_heads, intermediate_size, conv_expansion_factor, conv_kernel_size, dropout,
+                attention_dropout, layer_norm_eps,
+            )  # fmt: skip
+            for _ in range(num_layers)
+        )
+
+    def forward(
+        self, x: torch.Tensor, padding_mask: torch.Tensor | None = None, output_attentions: bool = False
+    ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+        """``x (b, t, d)``, ``padding_mask (b, t)`` bool True = PAD → ``y (b, t, d)`` (padded rows zeroed),
+        attentions ``list[(b, h, t, t)]`` when ``output_attentions``.
+
+        A sequence whose frames are all padding would make the softmax undefined; its padding is ignored inside
+        the blocks and its output is zeroed, so the result stays finite.
+        """
+        if x.dim() != 3 or x.shape[-1] != self.hidden_size:
+            raise ValueError(f"Expected input of shape (batch, frames, {self.hidden_size}), got {tuple(x.shape)}.")
+        if padding_mask is not None:
+            if padding_mask.shape != x.shape[:2]:
+                raise ValueError(f"padding_mask {tuple(padding_mask.shape)} must match input {tuple(x.shape[:2])}.")
+            padding_mask = padding_mask.bool()
+            all_padded = padding_mask.all(dim=1, keepdim=True)
+            block_mask = padding_mask & ~all_padded
+            block_mask = block_mask if block_mask.any() else None
+        else:
+            block_mask = None
+        attentions = [] if output_attentions else None
+        for layer in self.layers:
+            x, attention = layer(x, block_mask)
+            if attentions is not None:
+                attentions.append(attention)
+        if padding_mask is not None:
+            x = x.masked_fill(padding_mask[..., None], 0.0)
+        return x, attentions
+
+    @staticmethod
+    def attentive_pooling(
+        y: torch.Tensor, attentions: list[torch.Tensor], padding_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """See [`attentive_pooling`]: ``(b, t, d)`` + maps → ``(b, d)``."""
+        return attentive_pooling(y, attentions, padding_mask)
+
+
+def attentive_pooling(
+    y: torch.Tensor, attentions: list[torch.Tensor], padding_mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Attentive pooling [paper]: mean attention map over blocks and heads applied to the last output, then the
+    masked temporal mean.
+
+    Args:
+        y: ``(b, t, d)`` last Conformer output.
+        attentions: list of ``(b, h, t, t)`` maps (one per block).
+        padding_mask: ``(b, t)`` bool, True = PAD.
+    Returns:
+        ``(b, d)``; all-padding sequences give zeros.
+    """
+    if not attentions:
+        raise ValueError("attentive_pooling needs the attention maps: call the Conformer with output_attentions=True.")
+    # mean_q (mean_{l,h} A) @ y == (mean_q mean_{l,h} A) @ y: average the maps over blocks, heads and valid queries
+    # first, so only one (b, t) weight vector multiplies y.
+    attention = sum(a.mean(dim=1) for a in attentions) / len(attentions)  # (b, t_q, t_k)
+    if padding_mask is None:
+        weights = attention.mean(dim=1)
+    else:
+        valid = (~padding_mask.bool()).to(attention.dtype)  # (b, t)
+        counts = valid.sum(dim=1, keepdim=True).clamp_min(1.0)
+        weights = torch.einsum("bq,bqk->bk", valid, attention) / counts
+        weights = weights * valid  # padded keys carry ~0 weight already; make it exact
+    return torch.einsum("bk,bkd->bd", weights, y)
