@@ -136,3 +136,14 @@ def test_multitask_sampler_batches_survive_ddp_sharding():
         shard = BatchSamplerShard(BatchSampler(sampler, 5, drop_last=False), num_processes=2, process_index=rank)
         for batch in shard:
             assert Counter(tasks[i] for i in batch) == Counter({0: 4, 1: 1})
+
+
+def test_collator_keeps_joint_masks_and_mouth_crops():
+    with_mask = {**_feature(5, 0, 2, 2), "pose_joint_mask": np.zeros((5, 203), dtype=bool)}
+    with_mask["lip_values"] = np.zeros((5, 1, 88, 88), np.float32)
+    without = _feature(3, 0, 2, 2)
+    batch = SignLLMDataCollator()([with_mask, without])
+    assert batch["pose_joint_mask"].shape == (2, 5, 203)
+    assert not batch["pose_joint_mask"][0].any()
+    assert batch["pose_joint_mask"][1, :3].all() and not batch["pose_joint_mask"][1, 3:].any()
+    assert batch["lip_values"].shape == (2, 5, 1, 88, 88)

@@ -6,7 +6,9 @@ l prompt tokens, m target tokens.
 A feature (one sample, as the processor / dataset produce it) is a dict with
 
 * ``pose_values`` ``(t, 203, 3)`` float and ``pose_attention_mask`` ``(t,)`` (1 = frame present),
-* optional ``lip_values`` ``(t, f)`` float with optional ``lip_attention_mask`` ``(t,)`` (defaults to all ones),
+* optional ``pose_joint_mask`` ``(t, 203)`` bool (per-joint validity, as ``SignLLMProcessor`` returns it),
+* optional ``lip_values`` ``(t, f)`` features or ``(t, 1, 88, 88)`` mouth crops, with optional
+  ``lip_attention_mask`` ``(t,)`` (defaults to all ones),
 * ``input_ids`` ``list[int]`` (the prompt; optional ``attention_mask``), ``labels`` ``list[int]`` (the target),
 * ``task_id`` ``int`` (0 = slt, 1 = ssa; ``task_ids`` or a ``task`` name are accepted too).
 
@@ -71,8 +73,8 @@ class SignLLMDataCollator:
         pad_to_multiple_of (`int`, *optional*): round the token lengths up (tensor-core friendly on GPUs).
 
     Returns (from `__call__`): `pose_values (b, t, 203, 3)` float32, `pose_attention_mask (b, t)` long,
-    [`lip_values (b, t, f)`, `lip_attention_mask (b, t)`], `input_ids (b, l)`, `attention_mask (b, l)`,
-    [`labels (b, m)` with -100 padding], `task_ids (b,)` long. Missing lip features in some samples of a batch
+    [`pose_joint_mask (b, t, 203)` bool], [`lip_values (b, t, f)` or `(b, t, 1, 88, 88)`, `lip_attention_mask
+    (b, t)`], `input_ids (b, l)`, `attention_mask (b, l)`, [`labels (b, m)` with -100 padding], `task_ids (b,)` long. Missing lip features in some samples of a batch
     are zero-filled and masked out, so SLT samples without lips can share a batch with samples that have them.
     """
 
@@ -84,7 +86,7 @@ class SignLLMDataCollator:
     def __call__(self, features: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
         if len(features) == 0:
             raise ValueError("SignLLMDataCollator got an empty list of features.")
-        poses, pose_masks, lips, lip_masks = [], [], [], []
+        poses, pose_masks, joint_masks, lips, lip_masks = [], [], [], [], []
         for i, feature in enumerate(features):
             if "pose_values" not in feature or "input_ids" not in feature:
                 raise ValueError(f"feature {i} needs 'pose_values' and 'input_ids'; got keys {sorted(feature)}.")
@@ -96,12 +98,19 @@ class SignLLMDataCollator:
                 raise ValueError(f"feature {i}: pose_attention_mask {tuple(mask.shape)} != ({pose.shape[0]},).")
             poses.append(pose)
             pose_masks.append(mask)
+            joint_mask = feature.get("pose_joint_mask")
+            if joint_mask is not None:
+                joint_mask = torch.as_tensor(np.asarray(joint_mask, dtype=bool))
+                if joint_mask.shape != pose.shape[:2]:
+                    raise ValueError(f"feature {i}: pose_joint_mask {tuple(joint_mask.shape)} != {tuple(pose.shape[:2])}.")
+            joint_masks.append(joint_mask)
             lip = feature.get("lip_values")
             if lip is not None:
                 lip = _as_float_tensor(lip, "lip_values", i)
-                if lip.ndim != 2 or lip.shape[0] != pose.shape[0]:
+                if lip.ndim not in (2, 4) or lip.shape[0] != pose.shape[0]:
                     raise ValueError(
-                        f"feature {i}: lip_values must be (t, f) with the pose's t={pose.shape[0]}, got {tuple(lip.shape)}."
+                        f"feature {i}: lip_values must be (t, f) or (t, 1, 88, 88) with the pose's t={pose.shape[0]}, "
+                        f"got {tuple(lip.shape)}."
                     )
                 lip_mask = feature.get("lip_attention_mask", np.ones(len(lip)))
                 lip_masks.append(torch.as_tensor(np.asarray(lip_mask, dtype=np.int64)))
@@ -125,14 +134,19 @@ class SignLLMDataCollator:
             pose_values[i, : len(pose)] = pose
             pose_attention_mask[i, : len(mask)] = mask
         out: dict[str, torch.Tensor] = {"pose_values": pose_values, "pose_attention_mask": pose_attention_mask}
+        if any(m is not None for m in joint_masks):  # samples without one: every joint of a present frame is valid
+            pose_joint_mask = torch.zeros((batch, frames, keypoint_shape[0]), dtype=torch.bool)
+            for i, (joint_mask, mask) in enumerate(zip(joint_masks, pose_masks)):
+                pose_joint_mask[i, : len(mask)] = joint_mask if joint_mask is not None else mask.bool()[:, None]
+            out["pose_joint_mask"] = pose_joint_mask
 
         # step 2: lip features (only when at least one sample has them)
         present = [lip for lip in lips if lip is not None]
         if present:
-            width = present[0].shape[1]
-            if any(lip.shape[1] != width for lip in present):
-                raise ValueError(f"lip_values disagree on the feature width: {sorted({lip.shape[1] for lip in present})}.")
-            lip_values = torch.zeros((batch, frames, width), dtype=torch.float32)
+            width = present[0].shape[1:]
+            if any(lip.shape[1:] != width for lip in present):
+                raise ValueError(f"lip_values disagree on their shape: {sorted({tuple(l.shape[1:]) for l in present})}.")
+            lip_values = torch.zeros((batch, frames, *width), dtype=torch.float32)
             lip_attention_mask = torch.zeros((batch, frames), dtype=torch.long)
             for i, (lip, mask) in enumerate(zip(lips, lip_masks)):
                 if lip is not None:
