@@ -286,6 +286,8 @@ class SignLLMConfig(PretrainedConfig):
         use_dora (`bool`, *optional*, defaults to `True`), dora_r (32), dora_alpha (64) [paper], dora_dropout (0.05),
             dora_target_modules (`["q", "k", "v", "o", "wi_0", "wi_1", "wo"]`) [ours].
         ssa_soft_decoding_weight (`float`, *optional*, defaults to 1.0): λ of the SSA digit L1 loss [ours].
+        ssa_digit_token_ids (`list[int]`, *optional*): token id of each digit 0–9 in SSA targets (soft decoding);
+            set from `SignLLMProcessor.digit_token_ids` for the tokenizer in use.
         slt_prompt / ssa_prompt / ssa_prior_template (`str`): prompts [ours] (architecture §4).
         freeze_backbones (`bool`, *optional*, defaults to `False`): curriculum stage 1 freezes pose + lip backbones.
 
@@ -324,6 +326,7 @@ class SignLLMConfig(PretrainedConfig):
         dora_dropout: float = 0.05,
         dora_target_modules: list[str] | None = None,
         ssa_soft_decoding_weight: float = 1.0,
+        ssa_digit_token_ids: list[int] | None = None,
         slt_prompt: str = "Translate the sign language video to English.",
         ssa_prompt: str = "Align the subtitle to the signing: {subtitle}",
         ssa_prior_template: str = " Prior: {start:03d} {end:03d}",
@@ -353,6 +356,7 @@ class SignLLMConfig(PretrainedConfig):
         self.dora_dropout = dora_dropout
         self.dora_target_modules = list(dora_target_modules or ["q", "k", "v", "o", "wi_0", "wi_1", "wo"])
         self.ssa_soft_decoding_weight = ssa_soft_decoding_weight
+        self.ssa_digit_token_ids = list(ssa_digit_token_ids) if ssa_digit_token_ids is not None else None
         self.slt_prompt = slt_prompt
         self.ssa_prompt = ssa_prompt
         self.ssa_prior_template = ssa_prior_template

@@ -1,0 +1,536 @@
+"""SignLLM: pose + lip backbones → Sliding Perceiver → Flan-T5 with DoRA (Jang et al., 2025, architecture §3).
+
+Axis legend: b batch, t frames, k keypoints (203), c coordinates (3), f lip feature width, n dense features
+(t // clip_stride), w visual tokens (windows), p prompt tokens, l label tokens, v vocabulary, d LM width.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoModelForSeq2SeqLM, GenerationMixin, PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_outputs import Seq2SeqLMOutput
+
+from .configuration_signllm import TASK_TO_ID, SignLLMConfig
+from .dora import apply_dora, count_adapter_parameters, is_dora_applied, merge_dora, unwrap
+from .keypoint_layout import NUM_JOINTS, articulator_adjacency
+from .modeling_backbones import SignLLMLipEncoder, SignLLMPoseEncoder
+from .modeling_lip_reader import SignLLMLipReader
+from .modeling_perceiver import SignLLMPerceiverResampler
+
+SSA_ID = TASK_TO_ID["ssa"]
+NUM_SSA_DIGITS = 6  # "sss eee"
+
+
+@dataclass
+class SignLLMForConditionalGenerationOutput(Seq2SeqLMOutput):
+    r"""[`Seq2SeqLMOutput`] plus the loss parts and the visual tokens.
+
+    Args:
+        text_loss (`torch.FloatTensor`, *optional*): token cross-entropy (mean over label tokens of the batch).
+        soft_decoding_loss (`torch.FloatTensor`, *optional*): SSA digit L1 summed over SSA samples / batch size.
+        visual_attention_mask (`torch.BoolTensor` of shape `(b, w)`, *optional*): valid visual tokens.
+    """
+
+    text_loss: torch.FloatTensor | None = None
+    soft_decoding_loss: torch.FloatTensor | None = None
+    visual_attention_mask: torch.BoolTensor | None = None
+
+
+def soft_decoding_l1(logits: torch.Tensor, labels: torch.Tensor, digit_token_ids: torch.Tensor) -> torch.Tensor:
+    """SSA soft decoding: expected digit under the softmax over the 10 digit tokens vs. the target digit.
+
+    Args:
+        logits: ``(b, l, v)`` decoder logits.
+        labels: ``(b, l)`` target ids (-100 = ignore); every row holds the 6 digit tokens of ``"sss eee"``.
+        digit_token_ids: ``(10,)`` token id of digit 0..9.
+    Returns:
+        ``(b,)`` mean absolute error over the 6 digits, per sample.
+    """
+    is_digit = (labels[..., None] == digit_token_ids).any(-1)  # (b, l)
+    counts = is_digit.sum(-1)
+    if bool((counts < NUM_SSA_DIGITS).any()):
+        raise ValueError(
+            f"Every SSA label must contain {NUM_SSA_DIGITS} digit tokens ('sss eee'); got counts {counts.tolist()}. "
+            "Check config.ssa_digit_token_ids matches the tokenizer (processor.digit_token_ids)."
+        )
+    # the first 6 digit positions of each row (the target text has exactly six)
+    order = torch.arange(labels.shape[1], device=labels.device).expand_as(labels)
+    rank = torch.where(is_digit, order, labels.shape[1] + order)
+    positions = rank.argsort(-1)[:, :NUM_SSA_DIGITS]  # (b, 6)
+    digit_logits = logits.gather(1, positions[..., None].expand(-1, -1, logits.shape[-1]))  # (b, 6, v)
+    probabilities = digit_logits[..., digit_token_ids].float().softmax(-1)  # (b, 6, 10)
+    values = torch.arange(10, device=logits.device, dtype=probabilities.dtype)
+    expected = (probabilities * values).sum(-1)  # (b, 6)
+    target_ids = labels.gather(1, positions)
+    target = (target_ids[..., None] == digit_token_ids).float().argmax(-1).to(expected.dtype)
+    return (expected - target).abs().mean(-1)
+
+
+class SignLLMPreTrainedModel(PreTrainedModel):
+    config_class = SignLLMConfig
+    base_model_prefix = "signllm"
+    main_input_name = "pose_values"
+    input_modalities = ("video", "text")
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["SignLLMPerceiverLayer", "SignLLMLipReaderLayer", "T5Block"]
+    _keep_in_fp32_modules = ["wo"]  # Flan-T5's FFN output overflows in fp16
+    _skip_keys_device_placement = "past_key_values"
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, SignLLMPerceiverResampler):
+            d = module.config.hidden_size
+            init.normal_(module.position_embedding, std=d**-0.5)
+            init.normal_(module.latent, std=d**-0.5)
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        model = super().from_pretrained(*args, **kwargs)
+        loaded = model[0] if isinstance(model, tuple) else model
+        loaded._restore_graph_buffers()
+        return model
+
+    @torch.no_grad()
+    def _restore_graph_buffers(self) -> None:
+        """The AGCN partitions A_k are non-persistent buffers (not in checkpoints; left uninitialised by the
+        meta-device loading of transformers 5): rebuild them from the skeleton definition."""
+        for module in self.modules():
+            if isinstance(module, SignLLMPoseEncoder):
+                for name, encoder in module.articulator_encoders.items():
+                    adjacency = torch.from_numpy(articulator_adjacency("left_hand" if name == "hand" else name))
+                    for layer in encoder.layers:
+                        buffer = layer.graph_conv.adjacency
+                        layer.graph_conv.adjacency = adjacency.to(device=buffer.device, dtype=buffer.dtype).clone()
+
+
+class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
+    r"""SignLLM for SLT and SSA: visual tokens from pose / lip backbones, prompted Flan-T5 (DoRA) generates text.
+
+    Args:
+        config ([`SignLLMConfig`]): all sizes; `text_model_name_or_path` is only used by
+            [`~SignLLMForConditionalGeneration.from_components`], never in `__init__` (no downloads there).
+
+    Example:
+
+    ```python
+    >>> from signllm import SignLLMConfig, SignLLMForConditionalGeneration, SignLLMProcessor
+    >>> config = SignLLMConfig.from_preset("tiny")
+    >>> model = SignLLMForConditionalGeneration(config)
+    >>> batch = processor(pose=keypoints, task="slt")  # keypoints: (t, 203, 3) or MediaPipe holistic
+    >>> ids = model.generate(**batch, num_beams=5)
+    >>> processor.batch_decode(ids)
+    ```
+    """
+
+    def __init__(self, config: SignLLMConfig):
+        super().__init__(config)
+        self.pose_encoder = SignLLMPoseEncoder(config.pose_config) if config.use_pose else None
+        use_reader = config.use_lip and config.lip_config.use_lip_reader
+        self.lip_reader = SignLLMLipReader(config.lip_config.lip_reader_config) if use_reader else None
+        self.lip_encoder = SignLLMLipEncoder(config.lip_config) if config.use_lip else None
+        self.resampler = SignLLMPerceiverResampler(config.resampler_config)
+        self.language_model = AutoModelForSeq2SeqLM.from_config(config.text_config)
+        self.post_init()
+        # after post_init so the generic init never touches the adapters (DoRA starts as the identity: B = 0)
+        if config.use_dora:
+            self.apply_dora()
+        if self.lip_reader is not None:
+            self.lip_reader.freeze()
+        if config.freeze_backbones:
+            self.freeze_backbones(True)
+        if self.generation_config is not None:
+            self.generation_config.num_beams = 5  # [paper] beam search, 5 beams
+            self.generation_config.max_new_tokens = 64
+
+    # ------------------------------------------------------------------------------------------ delegation
+    def get_input_embeddings(self) -> nn.Module:
+        return self.language_model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.language_model.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Module:
+        return self.language_model.get_output_embeddings()
+
+    def set_output_embeddings(self, value: nn.Module) -> None:
+        self.language_model.set_output_embeddings(value)
+
+    def get_encoder(self) -> nn.Module:
+        return unwrap(self.language_model).get_encoder()
+
+    def get_decoder(self) -> nn.Module:
+        return unwrap(self.language_model).get_decoder()
+
+    # ------------------------------------------------------------------------------------ adapters / freezing
+    def apply_dora(self) -> None:
+        """Wrap ``language_model`` with DoRA (r, α, dropout, targets from the config); base LM weights freeze."""
+        self.language_model = apply_dora(
+            self.language_model, self.config.dora_r, self.config.dora_alpha, self.config.dora_dropout,
+            self.config.dora_target_modules,
+        )  # fmt: skip
+        self.config.use_dora = True
+        self._refresh_tied_weights()
+
+    def merge_dora(self) -> None:
+        """Fold the adapters into T5 (release checkpoints load without peft); sets ``config.use_dora = False``."""
+        self.language_model = merge_dora(self.language_model)
+        self.config.use_dora = False
+        self._refresh_tied_weights()
+
+    def _refresh_tied_weights(self) -> None:
+        # the PEFT wrapper renames T5's parameters (language_model.base_model.model.*): re-derive the tied pairs
+        self.all_tied_weights_keys = self.get_expanded_tied_weights_keys(all_submodels=True)
+
+    def freeze_backbones(self, frozen: bool = True) -> None:
+        """Curriculum switch: stage 1 freezes the pose / lip backbones; the lip reader stays frozen regardless."""
+        for module in (self.pose_encoder, self.lip_encoder):
+            if module is not None:
+                module.requires_grad_(not frozen)
+        if self.lip_reader is not None:
+            self.lip_reader.freeze()
+        self.config.freeze_backbones = frozen
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Parameters per component (works on the meta device), plus adapters, total and trainable."""
+        def count(module: nn.Module | None) -> int:
+            return 0 if module is None else sum(p.numel() for p in module.parameters())
+
+        adapters = count_adapter_parameters(self.language_model)
+        counts = {
+            "pose_encoder": count(self.pose_encoder),
+            "lip_encoder": count(self.lip_encoder),
+            "lip_reader": count(self.lip_reader),
+            "resampler": count(self.resampler),
+            "language_model": count(self.language_model) - adapters,
+            "dora_adapters": adapters,
+        }
+        counts["total"] = sum(counts.values())
+        counts["trainable"] = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return counts
+
+    # ------------------------------------------------------------------------------------------ visual path
+    def encode_visual(
+        self,
+        pose_values: torch.Tensor | None = None,
+        pose_attention_mask: torch.Tensor | None = None,
+        pose_joint_mask: torch.Tensor | None = None,
+        lip_values: torch.Tensor | None = None,
+        lip_attention_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Backbones → fused dense features → Sliding Perceiver.
+
+        Returns ``visual_tokens (b, w, d)`` and ``visual_attention_mask (b, w)`` bool, True = valid.
+        """
+        if not self.config.use_pose:
+            pose_values = None
+        if not self.config.use_lip:
+            lip_values = None
+        if pose_values is None and lip_values is None:
+            raise ValueError("SignLLM needs pose_values and/or lip_values (after the config's use_pose/use_lip).")
+        _check_visual_inputs(pose_values, lip_values)
+        batch_size, num_frames = (pose_values if pose_values is not None else lip_values).shape[:2]
+        device = (pose_values if pose_values is not None else lip_values).device
+        streams, masks = [], []
+        if self.pose_encoder is not None:
+            streams_mask = self._pose_stream(pose_values, pose_attention_mask, pose_joint_mask, batch_size, num_frames,
+                                             device)  # fmt: skip
+            streams.append(streams_mask[0])
+            masks.append(streams_mask[1])
+        if self.lip_encoder is not None:
+            streams_mask = self._lip_stream(lip_values, lip_attention_mask, batch_size, num_frames, device)
+            streams.append(streams_mask[0])
+            masks.append(streams_mask[1])
+        features = torch.cat(streams, dim=-1)  # (b, n, D_pose + D_lip)
+        feature_mask = torch.stack(masks).any(0)  # a position is valid when either modality is
+        if self.resampler.config.num_windows(features.shape[1]) == 0:
+            raise ValueError(
+                f"Clip too short for the model: {num_frames} frames give {features.shape[1]} dense features, fewer "
+                f"than the perceiver window ({self.resampler.config.window_size})."
+            )
+        return self.resampler(features, feature_mask)
+
+    def _pose_stream(self, values, attention_mask, joint_mask, batch_size, num_frames, device):
+        width = self.config.pose_config.hidden_size
+        num_features = num_frames // self.config.pose_config.clip_stride
+        if values is None:  # modality absent for the whole batch
+            return torch.zeros(batch_size, num_features, width, device=device), _false(batch_size, num_features, device)
+        features, mask = self.pose_encoder.dense_features(values, attention_mask, joint_mask)
+        # a sample whose pose is missing (all-zero mask) contributes exactly zero
+        return features * mask[..., None].to(features.dtype), mask
+
+    def _lip_stream(self, values, attention_mask, batch_size, num_frames, device):
+        width = self.config.lip_config.hidden_size
+        num_features = num_frames // self.config.lip_config.clip_stride
+        if values is None:
+            return torch.zeros(batch_size, num_features, width, device=device), _false(batch_size, num_features, device)
+        if values.dim() == 5:  # mouth crops → frozen lip reader → (b, t, f)
+            if self.lip_reader is None:
+                raise ValueError(
+                    "lip_values look like mouth crops (b, t, 1, h, w) but this model has no lip reader; pass lip "
+                    "features (b, t, f) or use a config with lip_config.use_lip_reader=True."
+                )
+            padding = None if attention_mask is None else ~attention_mask.bool()
+            values = self.lip_reader(values, padding)
+        features, mask = self.lip_encoder.dense_features(values, attention_mask)
+        return features * mask[..., None].to(features.dtype), mask
+
+    def _build_inputs_embeds(self, input_ids, attention_mask, **visual) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``[embed(prompt); visual tokens]`` and the concatenated attention mask (T5 has no absolute positions)."""
+        visual_tokens, visual_mask = self.encode_visual(**visual)
+        if input_ids is None:
+            return visual_tokens, visual_mask.long(), visual_mask
+        if input_ids.shape[0] != visual_tokens.shape[0]:
+            raise ValueError(f"input_ids has batch size {input_ids.shape[0]}, visual inputs {visual_tokens.shape[0]}.")
+        prompt_embeds = self.get_input_embeddings()(input_ids)
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        inputs_embeds = torch.cat([prompt_embeds, visual_tokens.to(prompt_embeds.dtype)], dim=1)
+        full_mask = torch.cat([attention_mask.to(torch.long), visual_mask.to(torch.long)], dim=1)
+        return inputs_embeds, full_mask, visual_mask
+
+    # ---------------------------------------------------------------------------------------------- forward
+    def forward(
+        self,
+        pose_values: torch.FloatTensor | None = None,
+        pose_attention_mask: torch.LongTensor | None = None,
+        pose_joint_mask: torch.BoolTensor | None = None,
+        lip_values: torch.FloatTensor | None = None,
+        lip_attention_mask: torch.LongTensor | None = None,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.LongTensor | None = None,
+        decoder_input_ids: torch.LongTensor | None = None,
+        decoder_attention_mask: torch.LongTensor | None = None,
+        labels: torch.LongTensor | None = None,
+        task_ids: torch.LongTensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> SignLLMForConditionalGenerationOutput | tuple:
+        r"""
+        Args:
+            pose_values (`torch.FloatTensor` of shape `(b, t, 203, 3)`): normalised keypoints (processor output).
+            pose_attention_mask (`torch.LongTensor` of shape `(b, t)`): 1 = real frame, 0 = padding / missing.
+            pose_joint_mask (`torch.BoolTensor` of shape `(b, t, 203)`, *optional*): valid joints.
+            lip_values (`torch.FloatTensor` of shape `(b, t, f)` or `(b, t, 1, 88, 88)`): lip features or crops.
+            lip_attention_mask (`torch.LongTensor` of shape `(b, t)`): 1 = real frame.
+            input_ids / attention_mask (`(b, p)`): the prompt.
+            labels (`torch.LongTensor` of shape `(b, l)`): target ids, -100 ignored.
+            task_ids (`torch.LongTensor` of shape `(b,)`): 0 = SLT, 1 = SSA (SSA adds λ·soft-decoding L1).
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        # step 1: visual tokens, [prompt; visual] embeddings and the concatenated mask
+        inputs_embeds, full_mask, visual_mask = self._build_inputs_embeds(
+            input_ids, attention_mask, pose_values=pose_values, pose_attention_mask=pose_attention_mask,
+            pose_joint_mask=pose_joint_mask, lip_values=lip_values, lip_attention_mask=lip_attention_mask,
+        )  # fmt: skip
+        # step 2: T5 encoder-decoder (teacher forcing on the shifted labels)
+        if labels is not None and decoder_input_ids is None:
+            decoder_input_ids = self._shift_right(labels)
+        outputs = self.language_model(
+            inputs_embeds=inputs_embeds,
+            attention_mask=full_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        # step 3: losses — token CE for every sample, + λ·digit L1 for SSA samples
+        loss = text_loss = soft_loss = None
+        if labels is not None:
+            loss, text_loss, soft_loss = self._loss(outputs.logits, labels, task_ids)
+        output = SignLLMForConditionalGenerationOutput(
+            loss=loss,
+            logits=outputs.logits,
+            cache=outputs.cache,
+            decoder_hidden_states=outputs.decoder_hidden_states,
+            decoder_attentions=outputs.decoder_attentions,
+            cross_attentions=outputs.cross_attentions,
+            encoder_last_hidden_state=outputs.encoder_last_hidden_state,
+            encoder_hidden_states=outputs.encoder_hidden_states,
+            encoder_attentions=outputs.encoder_attentions,
+            text_loss=text_loss,
+            soft_decoding_loss=soft_loss,
+            visual_attention_mask=visual_mask,
+        )
+        return output if return_dict else output.to_tuple()
+
+    def _shift_right(self, labels: torch.Tensor) -> torch.Tensor:
+        start = self.config.text_config.decoder_start_token_id
+        pad = self.config.text_config.pad_token_id
+        shifted = labels.new_full(labels.shape, start)
+        shifted[:, 1:] = labels[:, :-1]
+        return shifted.masked_fill(shifted == -100, pad)
+
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor, task_ids: torch.Tensor | None):
+        text_loss = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
+        is_ssa = torch.zeros(labels.shape[0], dtype=torch.bool, device=labels.device)
+        if task_ids is not None:
+            if task_ids.shape != (labels.shape[0],):
+                raise ValueError(f"task_ids must have shape ({labels.shape[0]},), got {tuple(task_ids.shape)}.")
+            is_ssa = task_ids.to(labels.device) == SSA_ID
+        weight = self.config.ssa_soft_decoding_weight
+        if not bool(is_ssa.any()) or weight == 0:
+            return text_loss, text_loss, None
+        if self.config.ssa_digit_token_ids is None or len(self.config.ssa_digit_token_ids) != 10:
+            raise ValueError(
+                "SSA samples need config.ssa_digit_token_ids (10 ids, digit 0..9) for the soft-decoding loss; "
+                "set it from processor.digit_token_ids."
+            )
+        digit_ids = torch.tensor(self.config.ssa_digit_token_ids, device=labels.device)
+        per_sample = soft_decoding_l1(logits[is_ssa], labels[is_ssa], digit_ids)
+        soft_loss = per_sample.sum() / labels.shape[0]  # mean over the batch, SLT samples contribute 0
+        return text_loss + weight * soft_loss, text_loss, soft_loss
+
+    # --------------------------------------------------------------------------------------------- generate
+    @torch.no_grad()
+    def generate(
+        self,
+        pose_values: torch.FloatTensor | None = None,
+        pose_attention_mask: torch.LongTensor | None = None,
+        pose_joint_mask: torch.BoolTensor | None = None,
+        lip_values: torch.FloatTensor | None = None,
+        lip_attention_mask: torch.LongTensor | None = None,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.LongTensor | None = None,
+        **generate_kwargs,
+    ) -> torch.LongTensor:
+        """Beam search (5 beams by default, from ``generation_config``) → decoder token ids ``(b, l)``."""
+        for key in ("labels", "task_ids", "decoder_input_ids", "decoder_attention_mask"):
+            generate_kwargs.pop(key, None)  # training-only keys that Seq2SeqTrainer may pass along
+        inputs_embeds, full_mask, _ = self._build_inputs_embeds(
+            input_ids, attention_mask, pose_values=pose_values, pose_attention_mask=pose_attention_mask,
+            pose_joint_mask=pose_joint_mask, lip_values=lip_values, lip_attention_mask=lip_attention_mask,
+        )  # fmt: skip
+        # our generation_config (5 beams) updated with the call's generation arguments; the rest are model kwargs
+        generation_config = copy.deepcopy(generate_kwargs.pop("generation_config", None) or self.generation_config)
+        model_kwargs = generation_config.update(**generate_kwargs)
+        return self.language_model.generate(
+            inputs_embeds=inputs_embeds, attention_mask=full_mask, generation_config=generation_config, **model_kwargs
+        )
+
+    # -------------------------------------------------------------------------------------- loading helpers
+    @classmethod
+    def from_components(
+        cls,
+        config: SignLLMConfig,
+        text_model_name_or_path: str | None = None,
+        backbone_checkpoints: dict[str, str | os.PathLike] | None = None,
+        **text_model_kwargs,
+    ) -> SignLLMForConditionalGeneration:
+        """Build a model from pretrained parts: Flan-T5 weights and ISLR-pretrained backbones.
+
+        Args:
+            text_model_name_or_path: hub id or folder of a seq2seq LM (defaults to ``config.text_model_name_or_path``).
+            backbone_checkpoints: ``{"pose": path, "lip": path}`` ISLR checkpoints (folder or weights file).
+        """
+        model = cls(config)
+        name = text_model_name_or_path or config.text_model_name_or_path
+        if name is not None:
+            model.load_text_model(name, **text_model_kwargs)
+        for modality, path in (backbone_checkpoints or {}).items():
+            model.load_backbone(path, modality)
+        return model
+
+    def load_text_model(self, name_or_path: str | os.PathLike, **kwargs) -> None:
+        """Replace the LM with pretrained weights (e.g. ``google/flan-t5-xl``), then re-apply DoRA if configured."""
+        use_dora = is_dora_applied(self.language_model)
+        language_model = AutoModelForSeq2SeqLM.from_pretrained(name_or_path, **kwargs)
+        if language_model.config.d_model != self.config.text_config.d_model:
+            raise ValueError(
+                f"{name_or_path} has d_model {language_model.config.d_model} but the config expects "
+                f"{self.config.text_config.d_model}; build the config with its text_config."
+            )
+        self.language_model = language_model
+        self.config.text_config = language_model.config
+        self.config.text_model_name_or_path = str(name_or_path)
+        if use_dora:
+            self.apply_dora()
+
+    def load_backbone(self, checkpoint: str | os.PathLike | dict, modality: str, prefix: str | None = None) -> None:
+        """Load ISLR-pretrained backbone weights into ``pose_encoder`` / ``lip_encoder``.
+
+        Args:
+            checkpoint: a folder with ``model.safetensors``, a ``.safetensors`` / ``.bin`` / ``.pt`` file, or a state dict.
+            modality: ``"pose"`` or ``"lip"``.
+            prefix: key prefix of the backbone in the checkpoint; by default the first of ``"{modality}_encoder."``,
+                ``"encoder."``, ``"backbone."``, ``""`` that holds every backbone weight.
+        """
+        if modality not in ("pose", "lip"):
+            raise ValueError(f"modality={modality!r} is not supported; allowed values: 'pose', 'lip'.")
+        target = self.pose_encoder if modality == "pose" else self.lip_encoder
+        if target is None:
+            raise ValueError(f"This model has no {modality} backbone (config.use_{modality}=False).")
+        state = _read_state_dict(checkpoint)
+        needed = set(target.state_dict())
+        candidates = [prefix] if prefix is not None else [f"{modality}_encoder.", "encoder.", "backbone.", ""]
+        for candidate in candidates:
+            selected = {key[len(candidate):]: value for key, value in state.items() if key.startswith(candidate)}
+            if needed <= set(selected):
+                target.load_state_dict({key: selected[key] for key in needed}, strict=True)
+                return
+        raise ValueError(
+            f"No {modality} backbone weights found in the checkpoint (tried prefixes {candidates}); "
+            f"e.g. missing {sorted(needed)[:3]}."
+        )
+
+
+def _read_state_dict(checkpoint: str | os.PathLike | dict) -> dict[str, torch.Tensor]:
+    if isinstance(checkpoint, dict):
+        return checkpoint
+    path = os.fspath(checkpoint)
+    if os.path.isdir(path):
+        for name in ("model.safetensors", "pytorch_model.bin"):
+            if os.path.isfile(os.path.join(path, name)):
+                path = os.path.join(path, name)
+                break
+        else:
+            index = os.path.join(path, "model.safetensors.index.json")
+            if not os.path.isfile(index):
+                raise ValueError(f"No model.safetensors / pytorch_model.bin in {path}.")
+            with open(index) as handle:
+                files = sorted(set(json.load(handle)["weight_map"].values()))
+            state: dict[str, torch.Tensor] = {}
+            for name in files:
+                state.update(_read_state_dict(os.path.join(path, name)))
+            return state
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state.get("state_dict", state) if isinstance(state, dict) else state
+
+
+def _false(batch_size: int, length: int, device: torch.device) -> torch.Tensor:
+    return torch.zeros(batch_size, length, dtype=torch.bool, device=device)
+
+
+def _check_visual_inputs(pose_values: torch.Tensor | None, lip_values: torch.Tensor | None) -> None:
+    """Clear errors before anything reaches torch kernels."""
+    if pose_values is not None:
+        if pose_values.dim() != 4 or pose_values.shape[2:] != (NUM_JOINTS, 3):
+            raise ValueError(f"pose_values must have shape (batch, frames, {NUM_JOINTS}, 3), got {tuple(pose_values.shape)}.")
+        if pose_values.shape[1] == 0:
+            raise ValueError("pose_values has 0 frames.")
+        if not bool(torch.isfinite(pose_values).all()):
+            raise ValueError("pose_values contains NaN or inf; missing joints must be 0 and masked (use the processor).")
+    if lip_values is not None:
+        if lip_values.dim() not in (3, 5):
+            raise ValueError(f"lip_values must be (batch, frames, features) or (batch, frames, 1, h, w), got {tuple(lip_values.shape)}.")
+        if not bool(torch.isfinite(lip_values).all()):
+            raise ValueError("lip_values contains NaN or inf.")
+    if pose_values is not None and lip_values is not None and pose_values.shape[:2] != lip_values.shape[:2]:
+        raise ValueError(
+            f"pose_values {tuple(pose_values.shape[:2])} and lip_values {tuple(lip_values.shape[:2])} must share "
+            "(batch, frames): both streams are windowed on the same frames."
+        )
