@@ -95,20 +95,41 @@ def face_anchor_points(face: np.ndarray, valid: np.ndarray | None = None) -> tup
 
 
 def face_landmarks_from_keypoints(
-    values: np.ndarray, mask: np.ndarray | None, width: int, height: int
+    values: np.ndarray,
+    mask: np.ndarray | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    units: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Face points of raw 203-joint keypoints (MediaPipe x, y in [0, 1] of the image) in pixels.
+    """The 128 face points of raw 203-joint keypoints, in image pixels.
+
+    Args:
+        values: `(t, 203, c)` raw keypoints. Our `.pose` / `.npz` files store x, y in pixels (pose-format's
+            convention); Kaggle parquet and bare MediaPipe output are image fractions in [0, 1].
+        mask: `(t, 203)` bool, True where detected (optional).
+        width, height: frame size, needed for fractions.
+        units: `"pixels"`, `"fractions"` or `"auto"` (fractions when every detected face coordinate is ≤ 2:
+            no real face fits in 2 pixels).
 
     Returns `(t, 128, 2)` pixel coordinates and their `(t, 128)` validity.
     """
     values = np.asarray(values)
     if values.ndim != 3 or values.shape[1] != 203 or values.shape[2] < 2:
         raise ValueError(f"keypoints must be (frames, 203, coords) raw holistic values, got {values.shape}.")
-    face = values[:, ARTICULATOR_SLICES["face"], :2].astype(np.float64) * np.array([width, height], dtype=np.float64)
-    valid = (
-        np.ones(face.shape[:2], dtype=bool) if mask is None else np.asarray(mask, bool)[:, ARTICULATOR_SLICES["face"]]
-    )
-    return face, valid & np.isfinite(face).all(axis=-1)
+    if units not in ("auto", "pixels", "fractions"):
+        raise ValueError(f"units must be one of 'auto', 'pixels', 'fractions', got {units!r}.")
+    face = values[:, ARTICULATOR_SLICES["face"], :2].astype(np.float64)
+    valid = np.ones(face.shape[:2], dtype=bool)
+    if mask is not None:
+        valid = np.asarray(mask, dtype=bool)[:, ARTICULATOR_SLICES["face"]].copy()
+    valid &= np.isfinite(face).all(axis=-1)
+    if units == "auto":
+        units = "fractions" if valid.any() and np.abs(face[valid]).max() <= 2.0 else "pixels"
+    if units == "fractions":
+        if not width or not height:
+            raise ValueError("keypoints are image fractions: width and height of the frames are needed.")
+        face = face * np.array([width, height], dtype=np.float64)
+    return face, valid
 
 
 def interpolate_landmarks(points: np.ndarray, valid: np.ndarray) -> np.ndarray:

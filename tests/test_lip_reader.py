@@ -1,14 +1,19 @@
-"""The Auto-AVSR lip reader module (tiny configs) and the checkpoint converter."""
+"""The Auto-AVSR lip reader module (tiny configs), the checkpoint converter and windowed lip-feature extraction."""
 
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
+from conftest import shared_data_path
 from signllm.configuration_signllm import SignLLMConfig, SignLLMLipEncoderConfig
 from signllm.modeling_lip_reader import SignLLMLipReader, SignLLMLipReaderAttention, relative_positional_encoding
+from signllm.processing import lip_features
 from signllm.processing import lip_reader_convert as convert
+from signllm.processing.mouth_crops import crop_mouth, crops_to_model_input, prepare_anchors
 
 
 @pytest.fixture(autouse=True)
@@ -197,3 +202,85 @@ def test_inferred_config_of_paper_size_keys():
     with torch.device("meta"):
         model = SignLLMLipReader(SignLLMLipEncoderConfig().lip_reader_config)
     assert convert.infer_lip_reader_config(model.state_dict()) == SignLLMLipEncoderConfig().lip_reader_config
+
+
+# --- lip features over a video ------------------------------------------------------------------------------------
+
+
+def synthetic_clip(num_frames: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """Textured RGB frames and a full face mesh (pixels) drifting slowly across them."""
+    from test_mouth_crops import similarity, synthetic_frame, synthetic_mesh
+
+    rng = np.random.default_rng(seed)
+    frames, meshes = [], []
+    for i in range(num_frames):
+        transform = similarity(1.3 + 0.01 * i, 3.0 * np.sin(i / 4), (150.0 + 2 * i, 60.0))
+        frame = synthetic_frame(transform)
+        frame = np.clip(frame.astype(int) + rng.integers(-30, 30, frame.shape), 0, 255).astype(np.uint8)
+        frames.append(frame)
+        meshes.append(synthetic_mesh(transform))
+    return frames, np.stack(meshes)
+
+
+def test_plan_windows_tile_every_frame_once():
+    for num_frames, window, context in [(5, 200, 25), (200, 200, 25), (201, 200, 25), (1000, 200, 25), (37, 10, 0)]:
+        windows = lip_features.plan_windows(num_frames, window, context)
+        covered = np.concatenate([np.arange(w.core_start, w.core_end) for w in windows])
+        np.testing.assert_array_equal(covered, np.arange(num_frames))
+        assert all(w.end - w.start <= window and w.start <= w.core_start < w.core_end <= w.end for w in windows)
+        inner = [w for w in windows if 0 < w.core_start and w.core_end < num_frames]
+        assert all(w.core_start - w.start == context and w.end - w.core_end == context for w in inner)
+    with pytest.raises(ValueError, match="window - 2"):
+        lip_features.plan_windows(100, 10, 5)
+
+
+def test_lip_features_match_the_reader_on_each_window():
+    frames, mesh = synthetic_clip(23)
+    model = randomised_reader(seed=4)
+    anchors, reference = prepare_anchors(mesh)
+    crops = np.stack([crop_mouth(f, a, reference) for f, a in zip(frames, anchors)])
+    inputs = torch.from_numpy(crops_to_model_input(crops))
+    whole = lip_features.extract_lip_features(frames, mesh, model, window=64, context=4)
+    assert whole.shape == (23, 24) and whole.dtype == np.float32
+    torch.testing.assert_close(torch.from_numpy(whole), model(inputs[None])[0], atol=1e-5, rtol=1e-5)
+    windowed = lip_features.extract_lip_features(frames, mesh, model, window=12, context=3, batch_size=2)
+    for w in lip_features.plan_windows(23, 12, 3):
+        expected = model(inputs[None, w.start : w.end])[0, w.core_start - w.start : w.core_end - w.start]
+        torch.testing.assert_close(
+            torch.from_numpy(windowed[w.core_start : w.core_end]), expected, atol=1e-5, rtol=1e-5
+        )
+    assert not np.allclose(windowed, whole, atol=1e-4)  # windows see less context than one pass
+
+
+def test_lip_features_from_203_keypoints_and_frame_count_checks():
+    from test_mouth_crops import FACE_MESH_INDICES
+
+    frames, mesh = synthetic_clip(10)
+    values = np.zeros((10, 203, 3), dtype=np.float32)
+    values[:, 33:161] = mesh[:, list(FACE_MESH_INDICES)]  # pixels, as our keypoint files store them
+    mask = np.ones((10, 203), dtype=bool)
+    keypoints = SimpleNamespace(values=values, mask=mask)
+    model = randomised_reader()
+    features = lip_features.extract_lip_features(frames, keypoints, model, window=8, context=2)
+    assert features.shape == (10, 24) and np.isfinite(features).all()
+    shorter = lip_features.extract_lip_features(frames[:8], keypoints, model, window=8, context=2)
+    assert shorter.shape == (10, 24)  # two lost trailing frames repeat the last crop
+    with pytest.raises(ValueError, match="video has 7 frames but the keypoints have 10"):
+        lip_features.extract_lip_features(frames[:7], keypoints, model)
+    with pytest.raises(ValueError, match="more than 10"):
+        lip_features.extract_lip_features(frames + frames[:3], mesh[:8], model)
+    no_face = SimpleNamespace(values=values, mask=np.zeros_like(mask))
+    with pytest.raises(ValueError, match="no frame has a detected face"):
+        lip_features.extract_lip_features(frames, no_face, model)
+
+
+def test_lip_features_decode_a_real_video_path():
+    from signllm.processing.video import iter_video_frames
+    from test_mouth_crops import similarity, synthetic_mesh
+
+    clip = min(shared_data_path("how2sign_samples", "clips_train_unlabeled").glob("*.mp4"))
+    num_frames = sum(1 for _ in iter_video_frames(clip))
+    # the face of this signer sits near (x 640, y 200) in 1280×720; a rough fixed face box is enough for plumbing
+    mesh = np.repeat(synthetic_mesh(similarity(0.9, 0.0, (520.0, 80.0)))[None], num_frames, axis=0)
+    features = lip_features.extract_lip_features(clip, mesh, randomised_reader(), window=40, context=5, batch_size=2)
+    assert features.shape == (num_frames, 24) and np.isfinite(features).all()

@@ -122,6 +122,10 @@ def test_keypoints_in_image_fractions_are_scaled_to_pixels():
     smoothed, reference = mc.prepare_anchors(face, valid)
     crop = mc.crop_mouth(synthetic_frame(transform, size=(height, width)), smoothed[1], reference)
     np.testing.assert_allclose(dark_blob(crop)[0], EXPECTED_MOUTH, atol=0.5)  # interpolated frame still centred
+    values[:, 33:161, :2] = kept[:, :2]  # our .pose / .npz files store pixels: used as they are
+    np.testing.assert_allclose(mc.face_landmarks_from_keypoints(values, mask)[0][0], kept[:, :2], atol=1e-3)
+    with pytest.raises(ValueError, match="width and height"):
+        mc.face_landmarks_from_keypoints(values / 1000, mask)
 
 
 def test_missing_frames_are_interpolated_and_held_at_the_ends():
