@@ -60,6 +60,8 @@ class PrepareOptions:
             generic folders): fraction of signers / videos put in ``val``, chosen by a stable hash [ours].
         sign_language / text_language (`str`, *optional*): language codes stored in the rows (builder defaults
             when None, e.g. ``bfi`` / ``en`` for BOBSL).
+        probe_videos (`bool`, defaults to False): for rows without keypoints, read the video header
+            (`signllm.processing.video.probe_video`) to catch subtitles outside the video and unreadable videos.
     """
 
     keypoints_dir: Path | None = None
@@ -78,6 +80,7 @@ class PrepareOptions:
     val_fraction: float = 0.1
     sign_language: str | None = None
     text_language: str | None = None
+    probe_videos: bool = False
 
     def __post_init__(self) -> None:
         self.keypoints_dir = Path(self.keypoints_dir) if self.keypoints_dir else None
@@ -231,6 +234,7 @@ class _SplitStats:
     labels: set = field(default_factory=set)
     sat_excluded: int = 0
     with_prior: int = 0
+    episode_seconds: dict = field(default_factory=dict)
 
     def summary(self, kind: str) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -277,6 +281,8 @@ class PrepareReport:
         if row.get("start") is not None and row.get("end") is not None:
             stats.seconds += row["end"] - row["start"]
         stats.episodes.add(row["episode_id"])
+        if row.get("keypoints_path") and row.get("num_frames") and row.get("fps"):
+            stats.episode_seconds[row["keypoints_path"]] = row["num_frames"] / row["fps"]
         if row.get("signer"):
             stats.signers.add(row["signer"])
         if kind == "sentences":
@@ -338,6 +344,7 @@ class RowValidator:
         self.options = options
         self.report = report
         self._probes: dict[str, tuple[int, float] | str] = {}
+        self._videos: dict[str, float | str] = {}
         self._seen: set[str] = set()
 
     def _probe(self, path: str) -> tuple[int, float] | str:
@@ -352,10 +359,32 @@ class RowValidator:
                     self._probes[path] = "bad_keypoints"
         return self._probes[path]
 
+    def _video_duration(self, path: str) -> float | str:
+        if path not in self._videos:
+            from signllm.processing.video import probe_video
+
+            try:
+                self._videos[path] = probe_video(path).duration
+            except ValueError as error:  # VideoError: missing / corrupt / empty
+                logger.warning("unreadable video %s: %s", path, error)
+                self._videos[path] = "bad_video"
+        return self._videos[path]
+
+    def _check_video(self, row: dict[str, Any]) -> str | None:
+        """Rows without keypoints: check the span against the video's duration (``probe_videos``)."""
+        if not (self.options.probe_videos and row.get("video_path")) or row.get("start") is None:
+            return None
+        duration = self._video_duration(row["video_path"])
+        if isinstance(duration, str):
+            return duration
+        if row["start"] < -self.options.edge_tolerance or row["end"] > duration + self.options.edge_tolerance:
+            return "outside_video"
+        return None
+
     def _check_keypoints(self, row: dict[str, Any], check_fps: bool) -> str | None:
         path = row.get("keypoints_path")
         if path is None:
-            return None
+            return self._check_video(row)
         probe = self._probe(path)
         if isinstance(probe, str):
             return probe
@@ -384,12 +413,18 @@ class RowValidator:
             row["keypoints_offset"] = 0.0
         if not row["text"]:
             return "empty_text"
-        if row.get("end") is None and row.get("start") is not None and row.get("keypoints_path"):
-            # clip-level corpora (one file per sentence): the sentence spans the whole keypoint file
-            probe = self._probe(row["keypoints_path"])
-            if isinstance(probe, str):
-                return probe
-            row["end"] = (row.get("keypoints_offset") or 0.0) + probe[0] / probe[1]
+        if row.get("end") is None and row.get("start") is not None:
+            # clip-level corpora (one file per sentence): the sentence spans the whole keypoint file (or video)
+            if row.get("keypoints_path"):
+                probe = self._probe(row["keypoints_path"])
+                if isinstance(probe, str):
+                    return probe
+                row["end"] = (row.get("keypoints_offset") or 0.0) + probe[0] / probe[1]
+            elif self.options.probe_videos and row.get("video_path"):
+                duration = self._video_duration(row["video_path"])
+                if isinstance(duration, str):
+                    return duration
+                row["end"] = row["start"] + duration
         start, end = row.get("start"), row.get("end")
         if start is None or end is None or not (math.isfinite(start) and math.isfinite(end)) or end <= start:
             return "invalid_span"
@@ -431,13 +466,15 @@ class RowValidator:
 
 # ------------------------------------------------------------------------------------------------------- pipeline
 
-_FILE_REASONS = ("missing_keypoints", "bad_keypoints", "wrong_fps", "outside_video")
+_FILE_REASONS = ("missing_keypoints", "bad_keypoints", "wrong_fps", "outside_video", "bad_video")
 
 
 def _describe(reason: str, row: dict[str, Any]) -> str:
     """One line naming the skipped row and the evidence (file and timing, or text)."""
     span = f"{row.get('start')}-{row.get('end')} s"
-    if reason in _FILE_REASONS:
+    if reason in _FILE_REASONS and row.get("keypoints_path") is None:
+        extra = str(row.get("video_path"))
+    elif reason in _FILE_REASONS:
         extra = f"{row.get('keypoints_path')} ({row.get('num_frames')} frames @ {row.get('fps')} fps)"
     else:
         extra = repr(row.get("raw_text") or row.get("label") or "")

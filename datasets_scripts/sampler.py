@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from signllm.keypoint_layout import normalize_keypoints
 
 logger = logging.getLogger(__name__)
@@ -239,7 +240,7 @@ def choose_task(row: dict[str, Any], rng: np.random.Generator, config: WindowCon
     return "slt"
 
 
-class SignWindowDataset:
+class SignWindowDataset(torch.utils.data.Dataset):
     """Map-style dataset of SLT/SSA windows over a sentence manifest (``datasets.Dataset`` or list of dicts).
 
     ``len(ds)`` = number of sentences; ``ds[i]`` builds sample ``i`` (deterministic for a given seed and epoch,
@@ -278,7 +279,36 @@ def iter_window_samples(
         yield make_window_sample(row, choose_task(row, rng, config), rng, config, cache)
 
 
-class IslrClipDataset:
+class StreamingWindowDataset(torch.utils.data.IterableDataset):
+    """``torch`` iterable over a (streaming) manifest: rows are shared out across ``DataLoader`` workers.
+
+    Worker ``w`` of ``W`` takes rows ``i`` with ``i % W == w``; sample ``i`` still draws its task and shift from
+    ``(seed, epoch, i)``, so the set of samples does not depend on the number of workers.
+    """
+
+    def __init__(self, rows: Iterable[dict[str, Any]], config: WindowConfig | None = None, epoch: int = 0):
+        super().__init__()
+        self.rows = rows
+        self.config = config or WindowConfig()
+        self.epoch = epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        if hasattr(self.rows, "set_epoch"):
+            self.rows.set_epoch(epoch)  # datasets.IterableDataset: reshuffles its shards per epoch
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        cache = EpisodeCache(self.config.cache_episodes, self.config.fps)
+        for index, row in enumerate(self.rows):
+            if index % workers != worker:
+                continue
+            rng = np.random.default_rng((self.config.seed, self.epoch, index))
+            yield make_window_sample(row, choose_task(row, rng, self.config), rng, self.config, cache)
+
+
+class IslrClipDataset(torch.utils.data.Dataset):
     """Map-style dataset of ISLR clips from a sign manifest.
 
     Each sample: ``pose_values (t, 203, 3)`` raw (or normalised), ``pose_mask (t, 203)``, ``frame_mask (t,)``,

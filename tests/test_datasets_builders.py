@@ -104,6 +104,7 @@ def test_how2sign_fixture(tmp_path):
     }
     stats = json.loads((out / "stats.json").read_text())
     assert stats["splits"]["sentences"]["train"]["sentences"] == 3
+    assert stats["splits"]["sentences"]["train"]["keypoint_hours"] == round((10.0 + 3.0) / 3600, 4)
     assert stats["skipped_total"] == 6
     assert any("30.0 fps" in e for e in stats["skipped_examples"]["wrong_fps"])
 
@@ -370,3 +371,18 @@ def test_folder_without_data_raises(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="neither"):
         prepare(prepare_folder, tmp_path / "empty", tmp_path)
+
+
+def test_folder_probe_videos_on_real_clip(tmp_path):
+    clips = shared_data_path("how2sign_samples", "clips_train_unlabeled")
+    clip = clips / "_0-JkwZ9o4Q_10-5-rgb_front.mp4"
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / clip.name).symlink_to(clip)
+    write_subtitles(
+        [Subtitle(0.2, 1.4, "Inside the clip."), Subtitle(30.0, 32.0, "Far past its end.")], root / f"{clip.stem}.vtt"
+    )
+    report, out = prepare(prepare_folder, root, tmp_path, probe_videos=True, val_fraction=0.0, min_seconds=None)
+    assert [r["text"] for r in rows(out)] == ["Inside the clip."]
+    assert report.skipped == {"outside_video": 1}
+    assert clip.name in report.to_dict()["skipped_examples"]["outside_video"][0]

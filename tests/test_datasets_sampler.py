@@ -8,6 +8,7 @@ from conftest import fake_pose, shared_data_path
 from signllm.datasets_scripts.sampler import (
     IslrClipDataset,
     SignWindowDataset,
+    StreamingWindowDataset,
     WindowConfig,
     choose_task,
     cut_window,
@@ -212,3 +213,22 @@ def test_islr_clip_from_real_kaggle_parquet():
     )[0]
     assert sample["pose_values"].shape == (24, 203, 3) and np.isfinite(sample["pose_values"]).all()
     assert sample["pose_mask"][sample["frame_mask"]][:, 11].all()  # shoulders found in real frames
+
+
+def test_streaming_torch_dataset_shares_rows_across_workers(episode, monkeypatch):
+    import torch
+
+    path, _, _ = episode
+    rows = [row(path, 1.0 + k, 2.0 + k, prior=(1.0 + k, 2.5 + k)) for k in range(7)]
+    config = WindowConfig(num_frames=100, ssa_ratio=0.5, seed=1)
+    single = [(s["sample_id"], s["task"], s["window_start"]) for s in StreamingWindowDataset(rows, config)]
+    assert len(single) == 7
+    split = []
+    for worker in range(3):
+        info = type("Info", (), {"id": worker, "num_workers": 3})()
+        monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda info=info: info)
+        split += [(s["sample_id"], s["task"], s["window_start"]) for s in StreamingWindowDataset(rows, config)]
+    assert sorted(split) == sorted(single)  # same samples whatever the number of workers
+    loader = torch.utils.data.DataLoader(SignWindowDataset(rows, config), batch_size=None, collate_fn=lambda s: s)
+    monkeypatch.undo()
+    assert [s["sample_id"] for s in loader] == [r["sample_id"] for r in rows]
