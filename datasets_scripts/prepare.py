@@ -242,6 +242,8 @@ class _SplitStats:
             "hours": round(self.seconds / 3600.0, 4),
             "episodes": len(self.episodes),
             "signers": len(self.signers) or None,
+            # length of the keypoint files behind the rows (video hours, not only the subtitled parts)
+            "keypoint_hours": round(sum(self.episode_seconds.values()) / 3600.0, 4),
         }
         if kind == "sentences":
             out.update(
