@@ -11,7 +11,8 @@ Choices (not fixed by the paper; documented here and in the tests):
 - A single bad cue (malformed timestamp, end before start, no text) is **skipped and counted**, never guessed:
   `read_subtitles` warns (`SubtitleWarning`) with the count and line numbers, `parse_subtitle_file` returns them
   (``ParsedSubtitles.skipped``) so dataset builders can report them. ``strict=True`` raises ``ValueError`` with the
-  file name and line number instead. A file with cue blocks but no valid cue always raises ``ValueError``.
+  file name and line number on a *malformed* cue instead (an empty cue is legal WebVTT: always skipped and counted).
+  A file with cue blocks but no valid cue always raises ``ValueError``. A missing ``WEBVTT`` header is tolerated.
 - Cues are returned sorted by ``(start, end)``; ``Subtitle.index`` keeps the 0-based order of appearance in the file
   (counting skipped cue blocks too, so indices of parallel files, e.g. BOBSL audio- and signing-aligned versions,
   stay comparable; SRT counters are ignored: they are often wrong). Overlapping cues are kept as they are (BOBSL subtitles overlap
@@ -82,6 +83,7 @@ class SkippedCue:
     line: int
     reason: str
     content: str = ""
+    malformed: bool = True  # False for well-formed cues we still cannot use (no text)
 
 
 @dataclass
@@ -201,7 +203,7 @@ def _parse_cue(cue: list[tuple[int, str]], keep_line_breaks: bool) -> Subtitle |
     lines = [strip_markup(line).strip() for _, line in cue[timing_row + 1 :]]
     lines = [line for line in lines if line]
     if not lines:
-        return SkippedCue(number, "empty cue text", timing)
+        return SkippedCue(number, "empty cue text", timing, malformed=False)
     text = "\n".join(lines) if keep_line_breaks else re.sub(r"\s+", " ", " ".join(lines))
     return Subtitle(start=start, end=end, text=text)
 
@@ -237,7 +239,7 @@ def parse_subtitles(
             num_blocks += 1
             parsed = _parse_cue(cue, keep_line_breaks)
             if isinstance(parsed, SkippedCue):
-                if strict:
+                if strict and parsed.malformed:
                     raise ValueError(f"{source}:{parsed.line}: {parsed.reason}: {parsed.content!r}")
                 skipped.append(parsed)
             else:

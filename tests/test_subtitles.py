@@ -165,6 +165,14 @@ def test_strict_raises_with_line_number(tmp_path):
     path = _write(tmp_path / "bad.vtt", BAD_VTT)
     with pytest.raises(ValueError, match=r"bad\.vtt:6: malformed timestamp"):
         read_subtitles(path, strict=True)
+    with pytest.raises(ValueError, match=r"bad\.vtt:9: cue ends"):
+        read_subtitles(_write(tmp_path / "bad.vtt", BAD_VTT.replace("0x", "03")), strict=True)
+    # an empty cue is legal WebVTT: strict mode still skips (and counts) it
+    only_empty_problem = BAD_VTT.replace("0x", "03").replace(
+        "00:00:06.000 --> 00:00:05.000", "00:00:05.000 --> 00:00:06.000"
+    )
+    parsed = parse_subtitle_file(_write(tmp_path / "bad.vtt", only_empty_problem), strict=True)
+    assert len(parsed.subtitles) == 4 and [s.reason for s in parsed.skipped] == ["empty cue text"]
 
 
 def test_file_without_valid_cue_raises(tmp_path):
