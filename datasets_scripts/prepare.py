@@ -60,8 +60,12 @@ class PrepareOptions:
             generic folders): fraction of signers / videos put in ``val``, chosen by a stable hash [ours].
         sign_language / text_language (`str`, *optional*): language codes stored in the rows (builder defaults
             when None, e.g. ``bfi`` / ``en`` for BOBSL).
-        probe_videos (`bool`, defaults to False): for rows without keypoints, read the video header
-            (`signllm.processing.video.probe_video`) to catch subtitles outside the video and unreadable videos.
+        probe_videos (`bool`, defaults to False): read video headers (`signllm.processing.video.probe_video`):
+            rows without keypoints are checked against the video's duration; rows with both are skipped as
+            ``wrong_fps`` when the keypoint file's duration (frames / fps) disagrees with the video's by more than
+            ``max(1 s, 5 %)`` — the sign of keypoints stored with a wrong frame rate.
+        resample_fps (`bool`, defaults to False): accept keypoint files at any frame rate (the sampler resamples
+            them to ``fps`` by time stamp) instead of skipping them as ``wrong_fps``.
     """
 
     keypoints_dir: Path | None = None
@@ -81,6 +85,7 @@ class PrepareOptions:
     sign_language: str | None = None
     text_language: str | None = None
     probe_videos: bool = False
+    resample_fps: bool = False
 
     def __post_init__(self) -> None:
         self.keypoints_dir = Path(self.keypoints_dir) if self.keypoints_dir else None
@@ -393,8 +398,16 @@ class RowValidator:
         num_frames, fps = probe
         row["num_frames"] = num_frames
         row["fps"] = fps
-        if check_fps and abs(fps - self.options.fps) > self.options.fps_tolerance * self.options.fps:
+        wrong_rate = abs(fps - self.options.fps) > self.options.fps_tolerance * self.options.fps
+        if check_fps and wrong_rate and not self.options.resample_fps:
             return "wrong_fps"
+        if self.options.probe_videos and row.get("video_path") and not row.get("keypoints_offset"):
+            # an episode-level file must last as long as its video, whatever its frame rate
+            video_duration = self._video_duration(row["video_path"])
+            if isinstance(video_duration, str):
+                return video_duration
+            if abs(num_frames / fps - video_duration) > max(1.0, 0.05 * video_duration):
+                return "wrong_fps"
         start, end = row.get("start"), row.get("end")
         if start is not None and end is not None:
             offset = row.get("keypoints_offset") or 0.0

@@ -386,3 +386,20 @@ def test_folder_probe_videos_on_real_clip(tmp_path):
     assert [r["text"] for r in rows(out)] == ["Inside the clip."]
     assert report.skipped == {"outside_video": 1}
     assert clip.name in report.to_dict()["skipped_examples"]["outside_video"][0]
+    # keypoints claiming 25 fps but holding the clip's 101 frames at 50 fps (2.0 s for a 4.2 s video): wrong rate
+    kp = tmp_path / "kp"
+    write_keypoints(kp / f"{clip.stem}.npz", 101 / 50)
+    report, _ = prepare(prepare_folder, root, tmp_path / "bad", keypoints_dir=kp, probe_videos=True, val_fraction=0.0)
+    assert report.skipped == {"wrong_fps": 2}
+    write_keypoints(kp / f"{clip.stem}.npz", 4.2)  # 105 frames at 25 fps: consistent with the video
+    report, out = prepare(
+        prepare_folder, root, tmp_path / "good", keypoints_dir=kp, probe_videos=True, val_fraction=0.0
+    )
+    assert report.skipped == {"outside_video": 1} and len(rows(out)) == 1
+
+
+def test_resample_fps_option_accepts_other_rates(tmp_path):
+    root, kp = make_how2sign(tmp_path)
+    report, out = prepare(prepare_how2sign, root, tmp_path, keypoints_dir=kp, resample_fps=True)
+    assert "wrong_fps" not in report.skipped
+    assert [r["fps"] for r in rows(out) if r["episode_id"] == "vD-1-rgb_front"] == [30.0]
