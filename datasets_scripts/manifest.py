@@ -7,6 +7,7 @@ Layout written by ``signllm data prepare`` (one folder per corpus)::
       signs/<split>.parquet              one row per isolated sign clip (ISLR), when the corpus has them
       labels.json                        ISLR label -> id map
       stats.json                         the statistics report (hours, sentences, vocabulary, signers, skipped)
+      splits.json                        split definitions: {kind: {split: [episode ids]}}
       dataset_info.json                  corpus, options, schema version
 
 With ``streaming=True`` each split is written as shards ``<split>-00000.parquet`` while rows arrive (constant

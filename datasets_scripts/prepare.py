@@ -557,6 +557,15 @@ def run_prepare(
         write_json(output / "labels.json", labels if labels is not None else seen_labels)
     stats = report.to_dict()
     write_json(output / "stats.json", stats)
+    # split definitions: which episodes each split holds (episodes, not rows, so splits never share a video)
+    write_json(
+        output / "splits.json",
+        {
+            kind: {split: sorted(s.episodes) for split, s in sorted(by_split.items())}
+            for kind, by_split in report.stats.items()
+            if by_split
+        },
+    )
     options_dict = {key: str(value) if isinstance(value, Path) else value for key, value in asdict(options).items()}
     write_json(
         output / "dataset_info.json",

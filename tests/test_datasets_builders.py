@@ -258,6 +258,10 @@ def test_bobsl_fixture(tmp_path):
     ]
     assert signs[0]["start"] == pytest.approx(3.0 - 3 / 25) and signs[0]["end"] == pytest.approx(3.0 + 22 / 25)
     assert json.loads((out / "labels.json").read_text()) == {"hello": 0, "show": 1}
+    splits = json.loads((out / "splits.json").read_text())
+    assert splits["sentences"] == {"train": ["ep1", "ep2"], "val": ["ep4"]} and splits["signs"] == {
+        "train": ["ep1", "ep2"]
+    }
 
 
 def test_bobsl_keeps_bracket_flag(tmp_path):
