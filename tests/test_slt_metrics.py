@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 
 import pytest
-
 from signllm.train.slt_metrics import (
     LLMJudge,
     bleurt_score,
@@ -137,7 +136,7 @@ def test_cider_d_hand_computed():
 def test_cider_d_clipping_and_empty():
     # "a a a a" vs "a b c d": the repeated unigram is clipped to the reference weight: 1 * 1 / (4 * 2) per log2^2
     # -> unigram cosine 1/8 ... times length penalty (bigram counts 3 vs 3 -> 1); higher orders 0.
-    mean, scores = cider_d(["a a a a", "x y z w"], ["a b c d", "x y z w"])
+    _, scores = cider_d(["a a a a", "x y z w"], ["a b c d", "x y z w"])
     assert scores[0] == pytest.approx((1 / 8) / 4 * 10, rel=1e-9)
     _, scores = cider_d(["", "x y z w"], ["a b c d", "x y z w"])
     assert scores[0] == 0.0

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from signllm.train.ssa_metrics import (
     Span,
     balanced_accuracy,

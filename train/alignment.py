@@ -8,8 +8,10 @@ Pipeline (frames at 25 fps throughout; times in seconds only at the edges):
 2. A ``predict_spans(windows) -> list[(start, end, score) | None]`` callable predicts each subtitle's span in
    *window* frames (``end`` exclusive, like the training targets ``round(t * fps) - window_start``) and a
    confidence. It is model-agnostic (tests use a fake); `model_span_predictor` builds it from a model and
-   processor (beam search, ``sequences_scores`` -> confidence, ``processor.parse_ssa_output``). Windows are sent in
-   batches with a progress bar, so hour-long videos run in bounded memory.
+   processor (beam search, ``sequences_scores`` -> confidence, ``processor.parse_ssa_output``), by default with
+   decoding constrained to valid ``"sss eee"`` outputs [ours] (`ssa_output_constraint`). A predicted
+   ``start == end`` is read as a 1-frame span [ours]. Windows are sent in batches with a progress bar, so
+   hour-long videos run in bounded memory.
 3. `plateau_decay_profile`: each predicted span becomes per-frame scores: 1 over the central alpha = 20 % of the
    span, cosine fade ``0.5 (1 - cos(pi u))`` to 0 at both ends (evaluated at frame centres, so every frame of the
    span scores > 0).
@@ -25,7 +27,10 @@ Pipeline (frames at 25 fps throughout; times in seconds only at the edges):
    zero length when there is no gap) and marked ``source="dtw_dropped"`` [ours].
 
 The DTW runs in O(#subtitles x #frames) time with per-subtitle vectorised numpy (no frames x subtitles matrix is
-stored), about a second for a 2-hour episode with 2,000 subtitles.
+stored), about 1.5 s for a 2-hour episode with 2,000 subtitles on 2 CPU cores.
+
+Full-video SLT (`translate_segments`, `model_translator`) uses the same batching: one window per sentence,
+centred on its midpoint [paper].
 """
 
 from __future__ import annotations
@@ -36,8 +41,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from signllm.datasets_scripts.sampler import cut_window, frames_in_window, slt_window_start
 
 FPS = 25.0
 WINDOW_FRAMES = 500
@@ -79,6 +82,32 @@ class AlignedSubtitle:
 
 
 # ------------------------------------------------------------------------------------------------------ windows
+# The same window math as training (`datasets_scripts.sampler`; kept here so inference has no dependency on the
+# dataset code, and checked equal in the tests).
+
+
+def window_start_for(start_frame: float, end_frame: float, num_frames: int) -> int:
+    """First frame of the window centred on ``[start_frame, end_frame]`` (negative before the video start)."""
+    return math.floor((start_frame + end_frame) / 2.0 + 0.5) - num_frames // 2
+
+
+def frames_in_window(start_frame: float, end_frame: float, window_start: int, num_frames: int) -> tuple[int, int]:
+    """Span in window coordinates, rounded and clipped to ``[0, num_frames - 1]``."""
+    first = math.floor(start_frame + 0.5) - window_start
+    last = math.floor(end_frame + 0.5) - window_start
+    return min(max(first, 0), num_frames - 1), min(max(last, 0), num_frames - 1)
+
+
+def cut_window(array: np.ndarray, window_start: int, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """``array[window_start : window_start + num_frames]`` zero-padded outside, and its ``(num_frames,)`` frame mask."""
+    out = np.zeros((num_frames, *array.shape[1:]), dtype=array.dtype)
+    frame_mask = np.zeros(num_frames, dtype=bool)
+    source_start, source_end = max(window_start, 0), min(window_start + num_frames, len(array))
+    if source_end > source_start:
+        out[source_start - window_start : source_end - window_start] = array[source_start:source_end]
+        frame_mask[source_start - window_start : source_end - window_start] = True
+    return out, frame_mask
+
 
 
 def seconds_to_frame(seconds: float, fps: float = FPS) -> int:
@@ -93,24 +122,24 @@ def make_ssa_windows(subtitles: Sequence, fps: float = FPS, num_frames: int = WI
         if not (math.isfinite(sub.start) and math.isfinite(sub.end)) or sub.end < sub.start or sub.start < 0:
             raise ValueError(f"subtitle {position} has invalid prior times start={sub.start!r} end={sub.end!r}")
         start_frame, end_frame = sub.start * fps, sub.end * fps
-        window_start = slt_window_start(start_frame, end_frame, num_frames)
+        window_start = window_start_for(start_frame, end_frame, num_frames)
         prior = frames_in_window(start_frame, end_frame, window_start, num_frames)
         windows.append(SSAWindow(position, sub.text, window_start, num_frames, prior))
     return windows
 
 
 def predict_in_batches(
-    windows: Sequence[SSAWindow], predict_spans: PredictSpans, batch_size: int = 16, progress: bool = True
-) -> list[SpanPrediction | None]:
-    """Call ``predict_spans`` on consecutive batches of windows (tqdm progress bar when ``progress``)."""
+    windows: Sequence, predict_spans: Callable[[Sequence], Sequence], batch_size: int = 16, progress: bool = True
+) -> list:
+    """Call ``predict_spans`` (or any per-window callable) on consecutive batches, with a tqdm progress bar."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     starts = range(0, len(windows), batch_size)
     if progress:
         from tqdm.auto import tqdm
 
-        starts = tqdm(starts, total=math.ceil(len(windows) / batch_size), desc="aligning", unit="batch")
-    predictions: list[SpanPrediction | None] = []
+        starts = tqdm(starts, total=math.ceil(len(windows) / batch_size), desc="windows", unit="batch")
+    predictions: list = []
     for start in starts:
         batch = windows[start : start + batch_size]
         out = list(predict_spans(batch))
@@ -272,6 +301,8 @@ def align_subtitles(
         confidence = None
         if prediction is not None:
             start, end, confidence = int(prediction[0]), int(prediction[1]), prediction[2]
+            if end == start:
+                end = start + 1  # [ours] "sss sss" = the subtitle sits at that frame: keep it as a 1-frame span
             start = min(max(window.window_start + start, 0), num_video_frames)
             end = min(max(window.window_start + end, 0), num_video_frames)
             span = (start, end) if end > start else None
@@ -283,8 +314,8 @@ def align_subtitles(
     results: list[AlignedSubtitle | None] = [None] * len(subtitles)
     kept = [k for k, span in enumerate(resolved) if span is not None]
     for k, (sub, span, final) in enumerate(zip(ordered, spans, resolved)):
-        base = dict(text=sub.text, prior_start=sub.start, prior_end=sub.end, index=getattr(sub, "index", None),
-                    predicted=None if span is None else (span[0] / fps, span[1] / fps), confidence=confidences[k])
+        base = {"text": sub.text, "prior_start": sub.start, "prior_end": sub.end, "index": getattr(sub, "index", None),
+                "predicted": None if span is None else (span[0] / fps, span[1] / fps), "confidence": confidences[k]}
         if final is not None:
             item = AlignedSubtitle(start=final[0] / fps, end=final[1] / fps, source="aligned", **base)
         elif span is None:
@@ -304,6 +335,117 @@ def align_subtitles(
 # ----------------------------------------------------------------------------------------------- model adapter
 
 
+def _generate(
+    model, processor, windows: Sequence, pose_values, pose_mask, lip_values, num_beams: int, max_new_tokens: int,
+    task: str, subtitles=None, priors=None, prefix_allowed_tokens_fn=None,
+) -> list[tuple[str, float] | None]:
+    """Cut each window out of the video, run the processor and beam search; ``None`` for unusable windows.
+
+    Returns ``(decoded text, confidence)`` per window; the confidence is ``exp(sequences_scores)``, the beam's
+    length-normalised sequence probability (with 1 beam: the mean log-probability of the chosen tokens, exp'd).
+    """
+    import torch
+
+    results: list[tuple[str, float] | None] = [None] * len(windows)
+    items = []
+    for slot, window in enumerate(windows):
+        values, frame_mask = cut_window(pose_values, window.window_start, window.num_frames)
+        joints, _ = cut_window(pose_mask, window.window_start, window.num_frames)
+        lip = None if lip_values is None else cut_window(lip_values, window.window_start, window.num_frames)[0]
+        if joints.any():  # nothing visible in the window -> no usable prediction
+            items.append((slot, {"values": values, "mask": joints}, lip, frame_mask))
+    if not items:
+        return results
+    slots = [item[0] for item in items]
+    try:
+        inputs = processor(
+            pose=[item[1] for item in items],
+            lip=None if lip_values is None else [item[2] for item in items],
+            task=task,
+            subtitle=None if subtitles is None else [subtitles[slot] for slot in slots],
+            prior=None if priors is None else [priors[slot] for slot in slots],
+            return_tensors="pt",
+        )
+    except ValueError:
+        if len(items) == 1:
+            return results  # e.g. no frame with both shoulders: no usable prediction
+        for slot in slots:  # isolate the failing window, keep the others
+            results[slot] = _generate(model, processor, [windows[slot]], pose_values, pose_mask, lip_values, num_beams,
+                                      max_new_tokens, task, None if subtitles is None else [subtitles[slot]],
+                                      None if priors is None else [priors[slot]], prefix_allowed_tokens_fn)[0]
+        return results
+    frame_masks = torch.as_tensor(np.stack([item[3] for item in items]))
+    # frames outside the video are padding, not "present but empty"
+    inputs["pose_attention_mask"] = inputs["pose_attention_mask"] * frame_masks.to(inputs["pose_attention_mask"].dtype)
+    if "lip_attention_mask" in inputs:
+        inputs["lip_attention_mask"] = inputs["lip_attention_mask"] * frame_masks.to(inputs["lip_attention_mask"].dtype)
+    inputs.pop("task_ids", None)
+    device = getattr(model, "device", None)
+    inputs = {key: value.to(device) if device is not None and hasattr(value, "to") else value
+              for key, value in inputs.items()}  # fmt: skip
+    with torch.no_grad():
+        out = model.generate(**inputs, num_beams=num_beams, max_new_tokens=max_new_tokens, do_sample=False,
+                             output_scores=True, return_dict_in_generate=True,
+                             prefix_allowed_tokens_fn=prefix_allowed_tokens_fn)  # fmt: skip
+    texts = processor.batch_decode(out.sequences, skip_special_tokens=True)
+    confidences = _sequence_confidences(model, out, num_beams)
+    for slot, text, confidence in zip(slots, texts, confidences):
+        results[slot] = (text, confidence)
+    return results
+
+
+def _sequence_confidences(model, out, num_beams: int) -> list[float]:
+    import torch
+
+    scores = getattr(out, "sequences_scores", None)
+    if scores is not None and num_beams > 1:
+        return torch.exp(scores.float()).tolist()
+    language_model = getattr(model, "language_model", model)
+    transition = language_model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
+    transition = torch.where(torch.isfinite(transition), transition, torch.zeros_like(transition))
+    lengths = (transition != 0).sum(dim=1).clamp(min=1)
+    return torch.exp(transition.sum(dim=1) / lengths).tolist()
+
+
+def ssa_output_constraint(processor) -> tuple[Callable[[int, Any], list[int]], int]:
+    """[ours] Constrained SSA decoding: only valid ``format_ssa_target`` outputs can be generated.
+
+    The token pattern of a target (``"000 000"``) is read from the tokenizer: digit positions allow digit
+    tokens, the others their fixed token (separator, end-of-sequence). Digits are also limited so that
+    ``start <= end < num_frames`` stays reachable, so every beam parses. Returns the ``prefix_allowed_tokens_fn``
+    for ``generate`` and the number of tokens to generate.
+    """
+    tokenizer = processor.tokenizer
+    pattern = list(tokenizer(text_target=processor.format_ssa_target(0, 0))["input_ids"])
+    digit_ids = list(processor.digit_token_ids)
+    digit_of = {token: digit for digit, token in enumerate(digit_ids)}
+    slots = [i for i, token in enumerate(pattern) if token in digit_of]
+    if len(slots) != 6:
+        raise ValueError(f"SSA target pattern has {len(slots)} digit tokens, expected 6: {pattern}")
+    highest = processor.num_frames - 1
+    tail = [tokenizer.eos_token_id if tokenizer.eos_token_id is not None else pattern[-1]]
+
+    def prefix_allowed_tokens_fn(batch_id: int, input_ids) -> list[int]:
+        generated = input_ids.tolist()[1:]  # drop the decoder start token
+        position = len(generated)
+        if position >= len(pattern):
+            return tail
+        if position not in slots:
+            return [pattern[position]]
+        digits = [digit_of.get(generated[i], 0) for i in slots if i < position]
+        number, place = divmod(len(digits), 3)  # which number (0 start, 1 end), digit place within it
+        prefix = 0
+        for digit in digits[3 * number :]:
+            prefix = prefix * 10 + digit
+        start = digits[0] * 100 + digits[1] * 10 + digits[2] if number == 1 else 0
+        scale = 10 ** (2 - place)
+        allowed = [token for digit, token in enumerate(digit_ids)
+                   if (prefix * 10 + digit) * scale <= highest and (prefix * 10 + digit) * scale + scale - 1 >= start]
+        return allowed or [digit_ids[0]]
+
+    return prefix_allowed_tokens_fn, len(pattern)
+
+
 def model_span_predictor(
     model,
     processor,
@@ -311,8 +453,8 @@ def model_span_predictor(
     pose_mask: np.ndarray,
     lip_values: np.ndarray | None = None,
     num_beams: int = 5,
-    max_new_tokens: int = 16,
     use_prior: bool = True,
+    constrained: bool = True,
 ) -> PredictSpans:
     """``predict_spans`` from a SignLLM model + processor over one video's keypoints (and lip features).
 
@@ -320,69 +462,91 @@ def model_span_predictor(
         pose_values (`np.ndarray` of shape `(t, 203, 3)`): raw keypoints of the whole video at the model fps.
         pose_mask (`np.ndarray` of shape `(t, 203)`): joint validity.
         lip_values (`np.ndarray` of shape `(t, f)`, *optional*): lip features of the whole video.
-        num_beams: beam search width [paper: 5]; the confidence is ``exp(sequences_scores)``, the beam's
-            length-normalised sequence probability (with 1 beam: the product of the chosen tokens' probabilities).
+        num_beams: beam width [paper: 5]; the confidence is ``exp(sequences_scores)``.
+        use_prior: put the prior in the prompt (``" Prior: sss eee"``), as the paper does when one exists.
+        constrained: constrain decoding to the ``"sss eee"`` grammar (`ssa_output_constraint`).
     """
-    import torch
+    constraint, max_new_tokens = ssa_output_constraint(processor) if constrained else (None, 16)
 
     def predict(windows: Sequence[SSAWindow]) -> list[SpanPrediction | None]:
-        results: list[SpanPrediction | None] = [None] * len(windows)
-        items, keep = [], []
-        for i, window in enumerate(windows):
-            values, frame_mask = cut_window(pose_values, window.window_start, window.num_frames)
-            joints, _ = cut_window(pose_mask, window.window_start, window.num_frames)
-            lip = None if lip_values is None else cut_window(lip_values, window.window_start, window.num_frames)[0]
-            if not joints.any():
-                continue  # nothing visible in this window: no usable prediction, the subtitle keeps its prior
-            items.append((window, {"values": values, "mask": joints}, lip, frame_mask))
-            keep.append(i)
-        if not items:
-            return results
-        try:
-            inputs = processor(
-                pose=[item[1] for item in items],
-                lip=None if lip_values is None else [item[2] for item in items],
-                task="ssa",
-                subtitle=[item[0].text for item in items],
-                prior=[item[0].prior for item in items] if use_prior else None,
-                return_tensors="pt",
-            )
-        except ValueError:
-            if len(items) == 1:
-                return results  # e.g. no frame with both shoulders: no usable prediction
-            # isolate the window that fails, keep the others
-            for i in keep:
-                results[i] = predict([windows[i]])[0]
-            return results
-        frame_masks = torch.as_tensor(np.stack([item[3] for item in items]), dtype=inputs["pose_attention_mask"].dtype)
-        inputs["pose_attention_mask"] = inputs["pose_attention_mask"] * frame_masks  # padding outside the video
-        if "lip_attention_mask" in inputs:
-            inputs["lip_attention_mask"] = inputs["lip_attention_mask"] * frame_masks
-        inputs = {key: value.to(model.device) if hasattr(value, "to") else value for key, value in inputs.items()}
-        with torch.no_grad():
-            out = model.generate(**inputs, num_beams=num_beams, max_new_tokens=max_new_tokens, do_sample=False,
-                                 output_scores=True, return_dict_in_generate=True)
-        texts = processor.batch_decode(out.sequences, skip_special_tokens=True)
-        confidences = _sequence_confidences(model, out, num_beams)
-        for slot, text, confidence in zip(keep, texts, confidences):
+        outputs = _generate(model, processor, windows, pose_values, pose_mask, lip_values, num_beams, max_new_tokens,
+                            "ssa", subtitles=[w.text for w in windows],
+                            priors=[w.prior for w in windows] if use_prior else None,
+                            prefix_allowed_tokens_fn=constraint)  # fmt: skip
+        results: list[SpanPrediction | None] = []
+        for output in outputs:
             try:
-                start, end = processor.parse_ssa_output(text)
+                start, end = processor.parse_ssa_output(output[0]) if output is not None else (None, None)
             except ValueError:
-                continue
-            results[slot] = (int(start), int(end), confidence)
+                start = None
+            results.append(None if start is None else (int(start), int(end), output[1]))
         return results
 
     return predict
 
 
-def _sequence_confidences(model, out, num_beams: int) -> list[float]:
-    """exp(length-normalised log-probability) of each generated sequence."""
-    import torch
+# ------------------------------------------------------------------------------------------ full-video SLT
 
-    scores = getattr(out, "sequences_scores", None)
-    if scores is not None and num_beams > 1:
-        return torch.exp(scores.float()).tolist()
-    transition = model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
-    transition = torch.where(torch.isfinite(transition), transition, torch.zeros_like(transition))
-    lengths = (transition != 0).sum(dim=1).clamp(min=1)
-    return torch.exp(transition.sum(dim=1) / lengths).tolist()
+
+@dataclass
+class SLTWindow:
+    """One SLT query: a sentence (``start``/``end`` seconds) and its window, centred on the sentence midpoint."""
+
+    position: int
+    start: float
+    end: float
+    window_start: int
+    num_frames: int
+
+
+@dataclass
+class TranslatedSegment:
+    start: float
+    end: float
+    text: str
+    confidence: float | None = None
+
+
+Translate = Callable[[Sequence[SLTWindow]], Sequence["tuple[str, float | None] | None"]]
+
+
+def uniform_segments(duration: float, segment_seconds: float) -> list[tuple[float, float]]:
+    """[ours] Consecutive ``segment_seconds`` segments covering ``[0, duration]`` when no sentence times are given."""
+    if segment_seconds <= 0:
+        raise ValueError(f"segment_seconds must be > 0, got {segment_seconds}")
+    count = max(1, math.ceil(duration / segment_seconds - 1e-9))
+    return [(i * segment_seconds, min((i + 1) * segment_seconds, duration)) for i in range(count)]
+
+
+def make_slt_windows(segments: Sequence[tuple[float, float]], fps: float = FPS,
+                     num_frames: int = WINDOW_FRAMES) -> list[SLTWindow]:  # fmt: skip
+    return [SLTWindow(i, start, end, window_start_for(start * fps, end * fps, num_frames), num_frames)
+            for i, (start, end) in enumerate(segments)]  # fmt: skip
+
+
+def translate_segments(
+    segments: Sequence[tuple[float, float]],
+    translate: Translate,
+    fps: float = FPS,
+    num_frames: int = WINDOW_FRAMES,
+    batch_size: int = 16,
+    progress: bool = True,
+) -> list[TranslatedSegment]:
+    """SLT per sentence window, in batches; segments with no usable output get an empty text."""
+    windows = make_slt_windows(segments, fps, num_frames)
+    outputs = predict_in_batches(windows, translate, batch_size, progress)
+    return [TranslatedSegment(w.start, w.end, out[0] if out else "", out[1] if out else None)
+            for w, out in zip(windows, outputs)]  # fmt: skip
+
+
+def model_translator(
+    model, processor, pose_values: np.ndarray, pose_mask: np.ndarray, lip_values: np.ndarray | None = None,
+    num_beams: int = 5, max_new_tokens: int = 64,
+) -> Translate:
+    """``translate(windows)`` from a SignLLM model + processor (beam search, confidence = exp(sequence score))."""
+
+    def translate(windows: Sequence[SLTWindow]):
+        return _generate(model, processor, windows, pose_values, pose_mask, lip_values, num_beams, max_new_tokens,
+                         "slt")
+
+    return translate

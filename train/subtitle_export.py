@@ -51,6 +51,11 @@ def _pack_tiers(spans: list[tuple[int, int, str]]) -> list[list[tuple[int, int, 
     return tiers
 
 
+def _confidence_label(result: AlignedSubtitle) -> str:
+    value = "-" if result.confidence is None else f"{result.confidence:.3f}"
+    return f"{value} ({result.source})"
+
+
 def write_elan(
     results: Sequence[AlignedSubtitle],
     path: str | os.PathLike,
@@ -68,14 +73,13 @@ def write_elan(
             eaf.add_linked_file(str(media.resolve()), relpath=media.name, mimetype=mimetype[media.suffix.lower()])
 
     def ms(seconds: float) -> int:
-        return int(round(seconds * 1000))
+        return round(seconds * 1000)
 
     tiers: dict[str, list[tuple[int, int, str]]] = {
         "prior": [(ms(r.prior_start), ms(r.prior_end), r.text) for r in results],
         "aligned": [(ms(r.start), ms(r.end), r.text) for r in results],
         "predicted": [(ms(r.predicted[0]), ms(r.predicted[1]), r.text) for r in results if r.predicted is not None],
-        "confidence": [(ms(r.start), ms(r.end), f"{r.confidence:.3f} ({r.source})" if r.confidence is not None
-                        else f"- ({r.source})") for r in results],  # fmt: skip
+        "confidence": [(ms(r.start), ms(r.end), _confidence_label(r)) for r in results],
     }
     if ground_truth is not None:
         tiers["ground truth"] = [(ms(g.start), ms(g.end), g.text) for g in ground_truth]

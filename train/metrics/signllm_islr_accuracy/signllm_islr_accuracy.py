@@ -6,7 +6,6 @@ Load it from this folder (offline): ``evaluate.load("<repo>/train/metrics/signll
 import datasets
 import evaluate
 import numpy as np
-
 from signllm.train.islr_metrics import islr_accuracy
 
 _DESCRIPTION = """

@@ -1,0 +1,193 @@
+"""signllm evaluate: score predictions against references and print a metrics table (and JSON).
+
+Examples::
+
+    # SLT: one sentence per line (.txt), JSON lines with "prediction"/"reference", or cue texts of a .vtt/.srt
+    signllm evaluate --task slt predictions.txt --references references.txt --json metrics.json
+    signllm evaluate --task slt predictions.jsonl          # each line has both "prediction" and "reference"
+
+    # SSA (SAT protocol): aligned subtitles vs manually aligned ones; files, or folders matched by file name
+    signllm evaluate --task ssa aligned/ --references manually_aligned/
+
+    # ISLR: an .npz with "scores" (n, classes) and "labels" (n,)
+    signllm evaluate --task islr islr_scores.npz
+
+SLT reports BLEU-4 twice: sacreBLEU (with its signature) and the paper-compatible number (PTB-lowercased,
+punctuation-stripped, pycocoevalcap, hypotheses/references swapped as in the predecessor paper's code), which is
+what the published tables of this line of work report; always say which one you quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+SUBTITLE_SUFFIXES = (".vtt", ".srt")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("predictions", type=Path, help="predictions file (or folder of subtitle files for ssa)")
+    parser.add_argument("--references", "-r", type=Path, help="references file/folder (optional for jsonl with both)")
+    parser.add_argument("--task", choices=("slt", "ssa", "islr"), default="slt")
+    parser.add_argument("--json", type=Path, help="also write the metrics as JSON here")
+    parser.add_argument("--bleurt-checkpoint", type=Path, help="local BLEURT checkpoint folder (optional metric)")
+    parser.add_argument("--llm-judge", help="'module:function' returning a client Callable[[str], str] (optional)")
+    parser.add_argument("--llm-rubric", type=Path, help="rubric template for the LLM judge (default: built-in)")
+    parser.add_argument("--fps", type=float, default=25.0, help="frame rate of the SSA evaluation (SAT: 25)")
+
+
+# -------------------------------------------------------------------------------------------------- readers
+
+
+def read_sentences(path: Path, field: str | None = None) -> list[str]:
+    """Sentences from .txt (one per line), .jsonl/.json (``field``), or .vtt/.srt (cue texts in file order)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix in SUBTITLE_SUFFIXES:
+        from signllm.datasets_scripts.subtitles import read_subtitles
+
+        return [cue.text for cue in sorted(read_subtitles(path), key=lambda cue: cue.index)]
+    if suffix in (".jsonl", ".json"):
+        text = path.read_text(encoding="utf-8")
+        rows = json.loads(text) if suffix == ".json" else [json.loads(line) for line in text.splitlines() if line.strip()]
+        if rows and isinstance(rows[0], str):
+            return rows
+        if field is None or any(field not in row for row in rows):
+            raise ValueError(f"{path}: every JSON row needs a {field!r} field")
+        return [row[field] for row in rows]
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def load_slt_pairs(predictions: Path, references: Path | None) -> tuple[list[str], list]:
+    hyps = read_sentences(predictions, "prediction")
+    if references is None:
+        if predictions.suffix.lower() not in (".jsonl", ".json"):
+            raise ValueError("--references is required unless the predictions file is JSON with 'reference' fields")
+        refs = read_sentences(predictions, "reference")
+    else:
+        refs = read_sentences(references, "reference")
+    if len(hyps) != len(refs):
+        raise ValueError(f"{len(hyps)} predictions but {len(refs)} references: files must have one line per sentence")
+    return hyps, refs
+
+
+def load_ssa_videos(predictions: Path, references: Path) -> list[tuple[str, list, list]]:
+    """(name, predicted cues, ground-truth cues) per video: two files, or two folders paired by relative path."""
+    from signllm.datasets_scripts.subtitles import read_subtitles
+
+    if predictions.is_dir():
+        if references is None or not references.is_dir():
+            raise ValueError("with a predictions folder, --references must be a folder of ground-truth subtitles")
+        gt_files = sorted(p for p in references.rglob("*") if p.suffix.lower() in SUBTITLE_SUFFIXES)
+        if not gt_files:
+            raise ValueError(f"no .vtt/.srt files in {references}")
+        pairs = []
+        for gt in gt_files:
+            relative = gt.relative_to(references)
+            candidates = [predictions / relative, (predictions / relative).with_suffix(".vtt"),
+                          (predictions / relative).with_suffix(".srt")]  # fmt: skip
+            pred = next((c for c in candidates if c.is_file()), None)
+            if pred is None:
+                raise FileNotFoundError(f"no prediction for {relative} in {predictions}")
+            pairs.append((str(relative), pred, gt))
+    else:
+        if references is None:
+            raise ValueError("--references (ground-truth subtitles) is required for --task ssa")
+        pairs = [(predictions.name, predictions, references)]
+    return [(name, read_subtitles(pred), read_subtitles(gt)) for name, pred, gt in pairs]
+
+
+# ------------------------------------------------------------------------------------------------- reporting
+
+
+def format_table(metrics: dict, title: str) -> str:
+    """Two-column text table; floats with 2 decimals."""
+    rows = [(key, f"{value:.2f}" if isinstance(value, float) else str(value)) for key, value in metrics.items()]
+    width = max(len(key) for key, _ in rows)
+    lines = [title, "-" * max(len(title), width + 12)]
+    lines += [f"{key:<{width}}  {value}" for key, value in rows]
+    return "\n".join(lines)
+
+
+def _load_client(spec: str):
+    import importlib
+
+    module_name, _, attribute = spec.partition(":")
+    if not attribute:
+        raise ValueError("--llm-judge must look like 'package.module:function'")
+    return getattr(importlib.import_module(module_name), attribute)()
+
+
+def evaluate_slt(args: argparse.Namespace) -> tuple[dict, str]:
+    from .slt_metrics import LLMJudge, compute_slt_metrics
+
+    hyps, refs = load_slt_pairs(args.predictions, args.references)
+    judge = LLMJudge(_load_client(args.llm_judge), args.llm_rubric) if args.llm_judge else None
+    metrics = compute_slt_metrics(hyps, refs, bleurt_checkpoint=args.bleurt_checkpoint, llm_judge=judge)
+    signature = metrics.pop("sacrebleu_signature", None)
+    table = {
+        "BLEU-4 (sacreBLEU)": metrics.get("bleu4_sacrebleu"),
+        "BLEU-4 (paper-compatible*)": metrics["bleu4_paper_compatible"],
+        "BLEU-1 (paper-compatible*)": metrics["bleu1_paper_compatible"],
+        "ROUGE-L": metrics["rouge_l"],
+        "CIDEr-D (0-10)": metrics["cider_d"],
+        "word-set IoU": metrics["word_iou"],
+        "BLEURT": metrics.get("bleurt"),
+        "LLM judge (0-5)": metrics.get("llm_judge"),
+        "sentences": metrics["num_sentences"],
+    }
+    table = {key: value for key, value in table.items() if value is not None}
+    notes = [f"sacreBLEU signature: {signature}" if signature else "sacreBLEU: skipped (varying number of references)",
+             f"* {_paper_label()}"]  # fmt: skip
+    if signature:
+        metrics["sacrebleu_signature"] = signature
+    metrics["bleu4_paper_compatible_label"] = _paper_label()
+    return metrics, format_table(table, "SLT metrics") + "\n" + "\n".join(notes)
+
+
+def _paper_label() -> str:
+    from .slt_metrics import PaperBleuResult
+
+    return PaperBleuResult.__dataclass_fields__["label"].default
+
+
+def evaluate_ssa(args: argparse.Namespace) -> tuple[dict, str]:
+    from .ssa_metrics import evaluate_alignment
+
+    videos = load_ssa_videos(args.predictions, args.references)
+    metrics = evaluate_alignment([(pred, gt) for _, pred, gt in videos], fps=args.fps)
+    table = {"frame accuracy": metrics["frame_accuracy"], "CB-Acc": metrics["cb_accuracy"],
+             "F1@0.10": metrics["f1@0.10"], "F1@0.25": metrics["f1@0.25"], "F1@0.50": metrics["f1@0.50"],
+             "edit": metrics["edit"], "videos": int(metrics["num_videos"]), "subtitles": int(metrics["num_subtitles"]),
+             "frames": int(metrics["num_frames"])}  # fmt: skip
+    note = f"SAT protocol: {args.fps:g} fps, span to last GT end + 10 s, '[...]' subtitles excluded, TP/FP/FN summed."
+    return metrics, format_table(table, "SSA metrics") + "\n" + note
+
+
+def evaluate_islr(args: argparse.Namespace) -> tuple[dict, str]:
+    import numpy as np
+
+    from .islr_metrics import islr_accuracy
+
+    with np.load(args.predictions) as data:
+        if "scores" not in data or "labels" not in data:
+            raise ValueError(f"{args.predictions}: expected arrays 'scores' (n, classes) and 'labels' (n,)")
+        metrics = islr_accuracy(data["scores"], data["labels"])
+    return metrics, format_table(metrics, "ISLR metrics")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        metrics, table = {"slt": evaluate_slt, "ssa": evaluate_ssa, "islr": evaluate_islr}[args.task](args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"signllm evaluate: error: {error}", file=sys.stderr)
+        return 2
+    print(table)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"task": args.task, **metrics}, indent=2), encoding="utf-8")
+        print(f"wrote {args.json}")
+    return 0
