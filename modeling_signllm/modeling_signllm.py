@@ -294,6 +294,11 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
             attention_mask = torch.ones_like(input_ids)
         inputs_embeds = torch.cat([prompt_embeds, visual_tokens.to(prompt_embeds.dtype)], dim=1)
         full_mask = torch.cat([attention_mask.to(torch.long), visual_mask.to(torch.long)], dim=1)
+        # pack valid positions first: T5's relative position bias would otherwise see prompt padding as distance
+        # between prompt and visual tokens, and outputs would depend on the batch's longest prompt
+        order = torch.argsort((full_mask == 0).to(torch.int8), dim=1, stable=True)
+        inputs_embeds = inputs_embeds.gather(1, order[..., None].expand_as(inputs_embeds))
+        full_mask = full_mask.gather(1, order)
         return inputs_embeds, full_mask, visual_mask
 
     # ---------------------------------------------------------------------------------------------- forward

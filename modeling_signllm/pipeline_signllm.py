@@ -38,7 +38,8 @@ class SignTranslationPipeline(Pipeline):
     Call arguments: ``task``, ``subtitle`` / ``prior`` (SSA: subtitle text and optional prior frames),
     ``fps`` (of keypoint arrays without stored rate), ``truncation`` (``None`` | ``"center"`` | ``"start"`` for clips
     longer than the window), ``window_offset`` (seconds added to SSA times, e.g. the window start in the video),
-    ``extract_kwargs`` (for video extraction), and generation arguments (``num_beams``, ``max_new_tokens``, …).
+    ``extract_kwargs`` (for video extraction), ``constrain_ssa`` (default True: SSA decoding may only produce the
+    ``"sss eee"`` format, so the answer always parses), and generation arguments (``num_beams``, ``max_new_tokens``, …).
     """
 
     _load_processor = True
@@ -56,9 +57,12 @@ class SignTranslationPipeline(Pipeline):
         window_offset: float | None = None,
         extract_kwargs: dict | None = None,
         generate_kwargs: dict | None = None,
+        constrain_ssa: bool = True,
         **kwargs,
     ):
         preprocess, forward, postprocess = {}, dict(generate_kwargs or {}), {}
+        if task == "ssa" and constrain_ssa:
+            forward.setdefault("prefix_allowed_tokens_fn", self.processor.ssa_prefix_allowed_tokens_fn())
         if task is not None:
             if task not in ("slt", "ssa"):
                 raise ValueError(f"task={task!r} is not supported; allowed values: 'slt', 'ssa'.")

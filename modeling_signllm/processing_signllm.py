@@ -490,8 +490,9 @@ class SignLLMProcessor(ProcessorMixin):
         if self._digit_token_ids is None:
             if not self._one_token_per_digit(self.digit_separator):
                 raise ValueError(
-                    f"The tokenizer does not give one token per digit with separator {self.digit_separator!r}; "
-                    "SSA targets need single-token digits. Try ssa_digit_separator=' '."
+                    f"The tokenizer does not give one token per digit with separator {self.digit_separator!r}: SSA "
+                    "targets need every digit 0-9 to be one token (missing or merged digits). Try "
+                    "ssa_digit_separator=' ' or a tokenizer whose vocabulary has the single digits."
                 )
             ids = []
             for digit in "0123456789":
@@ -499,6 +500,28 @@ class SignLLMProcessor(ProcessorMixin):
                 ids.append(next(i for i in encoded if self.tokenizer.decode([i]).strip() == digit))
             self._digit_token_ids = ids
         return self._digit_token_ids
+
+    def ssa_prefix_allowed_tokens_fn(self):
+        """A ``prefix_allowed_tokens_fn`` for ``generate`` that only allows well-formed SSA answers ``"sss eee"``:
+        digits where the target has digits (hundreds digit < the window's), the template's other tokens, then EOS.
+        Decoding then always parses; the model still chooses every digit."""
+        template = self.tokenizer(self.format_ssa_target(0, 0))["input_ids"]
+        digits = self.digit_token_ids
+        max_hundreds = (self.num_frames - 1) // 100
+        allowed, digit_index = [], 0
+        for token in template:
+            if token == digits[0]:
+                allowed.append(digits[: max_hundreds + 1] if digit_index % 3 == 0 else list(digits))
+                digit_index += 1
+            else:
+                allowed.append([token])
+        end = [self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else template[-1]]
+
+        def prefix_allowed_tokens_fn(batch_id: int, decoder_ids) -> list[int]:
+            step = len(decoder_ids) - 1  # the decoder start token is not generated
+            return allowed[step] if step < len(allowed) else end
+
+        return prefix_allowed_tokens_fn
 
     def _labels(self, tasks: list[str], text: Any, targets: Any) -> np.ndarray:
         texts = _broadcast(text, len(tasks), "text")
