@@ -205,3 +205,29 @@ def test_local_evaluate_modules_load_offline():
     assert cider.compute(predictions=["f g h i j", "a b"], references=["f g h i j", "c d"])["cider_d"] == pytest.approx(5.0)
     iou = evaluate.load(str(METRICS_DIR / "signllm_word_iou"))
     assert iou.compute(predictions=["children running"], references=["a child runs"])["word_iou"] == pytest.approx(100.0)
+
+
+def test_matches_pycocoevalcap_when_installed():
+    """Optional cross-check against the reference package itself (not a dependency: it ships 100 MB of jars)."""
+    pytest.importorskip("pycocoevalcap")
+    import contextlib
+    import io
+    import random
+
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+
+    rng = random.Random(0)
+    vocab = "a b c d e f the cat".split()
+    for _ in range(10):
+        n = rng.randint(2, 6)
+        hyps = [" ".join(rng.choice(vocab) for _ in range(rng.randint(1, 10))) for _ in range(n)]
+        refs = [[" ".join(rng.choice(vocab) for _ in range(rng.randint(1, 10))) for _ in range(rng.randint(1, 3))]
+                for _ in range(n)]  # fmt: skip
+        gts, res = dict(enumerate(refs)), {i: [h] for i, h in enumerate(hyps)}
+        with contextlib.redirect_stdout(io.StringIO()):
+            reference_bleu, _ = Bleu(4).compute_score(gts, res)
+        assert coco_bleu(hyps, refs)[0] == pytest.approx(reference_bleu, rel=1e-12)
+        assert rouge_l(hyps, refs, tokenize=False)[0] == pytest.approx(100 * Rouge().compute_score(gts, res)[0])
+        assert cider_d(hyps, refs, tokenize=False)[0] == pytest.approx(Cider().compute_score(gts, res)[0])

@@ -1,4 +1,8 @@
-"""PNG timeline of an alignment: per subtitle (rows), its prior, raw prediction, aligned span and ground truth."""
+"""PNG timeline of an alignment: per subtitle (rows), its prior, raw prediction, aligned span and ground truth.
+
+Aligned bars are hatched when they are a fallback (the prior kept for lack of a usable prediction, or a gap
+placement after the DTW dropped the subtitle); the aligned confidence is written after each bar.
+"""
 
 from __future__ import annotations
 
@@ -50,8 +54,10 @@ def plot_alignment(
             if span is None:
                 continue
             offset, thickness = bars[kind]
+            # hatched: the "aligned" span is a fallback (prior kept, or placed in a gap after the DTW dropped it)
+            hatch = "//" if kind == "aligned" and item.source != "aligned" else None
             ax.broken_barh([(span[0], max(span[1] - span[0], 0.02))], (-y + offset - thickness / 2, thickness),
-                           facecolors=COLORS[kind], label=kind if y == 0 else None)
+                           facecolors=COLORS[kind] if hatch is None else "white", edgecolor=COLORS[kind], hatch=hatch)
         if item.confidence is not None:
             ax.text(item.end, -y - 0.12, f" {item.confidence:.2f}", va="center", fontsize=6, color=COLORS["aligned"])
     labels = [(results[i].text[:max_label_chars] + ("…" if len(results[i].text) > max_label_chars else "")) for i in rows]
