@@ -502,24 +502,33 @@ class SignLLMProcessor(ProcessorMixin):
         return self._digit_token_ids
 
     def ssa_prefix_allowed_tokens_fn(self):
-        """A ``prefix_allowed_tokens_fn`` for ``generate`` that only allows well-formed SSA answers ``"sss eee"``:
-        digits where the target has digits (hundreds digit < the window's), the template's other tokens, then EOS.
-        Decoding then always parses; the model still chooses every digit."""
+        """A ``prefix_allowed_tokens_fn`` for ``generate`` that only allows valid SSA answers ``"sss eee"`` with
+        ``0 <= start <= end < num_frames``: digits where the target has digits (bounded so the numbers stay in
+        range), the template's other tokens, then EOS. Decoding then always parses; the model still picks the digits."""
         template = self.tokenizer(self.format_ssa_target(0, 0))["input_ids"]
-        digits = self.digit_token_ids
-        max_hundreds = (self.num_frames - 1) // 100
-        allowed, digit_index = [], 0
-        for token in template:
-            if token == digits[0]:
-                allowed.append(digits[: max_hundreds + 1] if digit_index % 3 == 0 else list(digits))
-                digit_index += 1
-            else:
-                allowed.append([token])
+        digits = list(self.digit_token_ids)
+        digit_of = {token: value for value, token in enumerate(digits)}
+        slots = [i for i, token in enumerate(template) if token == digits[0]]  # the 6 digit positions
+        upper = [int(c) for c in f"{self.num_frames - 1:03d}"]
         end = [self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else template[-1]]
+
+        def allowed_digits(generated: list[int], slot: int) -> list[int]:
+            number, k = divmod(slot, 3)
+            values = [digit_of.get(token, 0) for token in generated]
+            own = values[number * 3 : slot]  # digits of this number so far
+            lower = values[:3] if number == 1 else [0, 0, 0]  # end >= start
+            low = lower[k] if own == lower[:k] else 0
+            high = upper[k] if own == upper[:k] else 9
+            return digits[low : high + 1]
 
         def prefix_allowed_tokens_fn(batch_id: int, decoder_ids) -> list[int]:
             step = len(decoder_ids) - 1  # the decoder start token is not generated
-            return allowed[step] if step < len(allowed) else end
+            if step >= len(template):
+                return end
+            if step in slots:
+                generated = [int(decoder_ids[1 + i]) for i in slots if i < step]
+                return allowed_digits(generated, slots.index(step))
+            return [template[step]]
 
         return prefix_allowed_tokens_fn
 
