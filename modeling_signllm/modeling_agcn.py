@@ -1,11 +1,12 @@
 """Adaptive graph convolution (2s-AGCN, Shi et al. 2019) units and the per-articulator encoder (architecture §3).
 
-Activations use a joint-major, channels-last layout ``(n, v, t, c)`` so that every channel mix is one GEMM over
-contiguous rows, the 3 adjacency subsets are aggregated by one batched matmul and mixed by one Linear over the
-concatenated subsets (instead of 3 separate 1×1 convs), and the temporal convolution runs as a channels-last
-``conv2d`` (oneDNN) without layout copies.
+Activations use a frame-major, channels-last layout ``(n, t, v, c)``: every channel mix is one GEMM over
+contiguous rows, the temporal conv runs as a channels-last ``conv2d`` (oneDNN) on a free view, and the final
+flatten over joints is a free view. The graph conv first mixes channels for all 3 adjacency subsets in one Linear
+``c → k·o`` and then aggregates joints *and* subsets in one batched matmul with the ``(w, v·k)`` graph, so there is
+no per-subset loop and no transpose of the activations.
 
-Axis legend: n batch (× articulators sharing an encoder), v joints, t frames, c channels, k adjacency subsets.
+Axis legend: n batch (× articulators sharing an encoder), t frames, v / w joints, c / o channels, k subsets.
 """
 
 from __future__ import annotations
@@ -16,8 +17,15 @@ from torch import nn
 
 
 def _masked_frames(x: torch.Tensor, frame_mask: torch.Tensor | None) -> torch.Tensor:
-    """Zero padded frames of ``x (n, v, t, c)``; ``frame_mask (n, t)`` float 1 = valid."""
-    return x if frame_mask is None else x * frame_mask[:, None, :, None]
+    """Zero padded frames of ``x (n, t, v, c)``; ``frame_mask (n, t)`` float 1 = valid, ``None`` = all valid."""
+    return x if frame_mask is None else x * frame_mask[:, :, None, None]
+
+
+class _ChannelsLastBatchNorm(nn.BatchNorm1d):
+    """BatchNorm over the last axis of any ``(..., c)`` tensor."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.reshape(-1, x.shape[-1])).view(x.shape)
 
 
 class SignLLMAdaptiveGraphConv(nn.Module):
@@ -25,47 +33,47 @@ class SignLLMAdaptiveGraphConv(nn.Module):
 
     ``A_k`` is the fixed normalised partition, ``B_k`` a learned offset (init ≈ 0), ``C_k = softmax_v(θ(x)ᵀφ(x))``
     the data-dependent graph, computed from all valid frames of the sample (padded frames are excluded from the
-    sum and the scale, so padding does not change it). ``(n, v, t, c_in) → (n, v, t, c_out)`` (before residual).
+    sum and the scale, so padding does not change it). ``y_w = Σ_k Σ_v (A_k + B_k + C_k)[v, w] · W_k x_v``.
+    ``(n, t, v, c_in) → (n, t, v, c_out)`` (before the residual). The per-subset conv biases of 2s-AGCN are dropped:
+    the BatchNorm right after has its own shift.
     """
 
     def __init__(self, in_channels: int, out_channels: int, adjacency: torch.Tensor, embedding_ratio: int = 4):
         super().__init__()
         num_subsets, num_joints, _ = adjacency.shape
         self.num_subsets = num_subsets
+        self.out_channels = out_channels
         self.embed_channels = max(1, out_channels // embedding_ratio)
         self.register_buffer("adjacency", adjacency.clone().float(), persistent=False)
         self.graph_offset = nn.Parameter(torch.full((num_subsets, num_joints, num_joints), 1e-6))
-        # θ and φ of all subsets in one Linear: (c_in) → (2, k, e)
+        # θ and φ of all subsets in one Linear: c_in → (2, k, e)
         self.embed = nn.Linear(in_channels, 2 * num_subsets * self.embed_channels)
-        # the k per-subset 1×1 convs, summed, == one Linear over the k aggregated copies concatenated
-        self.project = nn.Linear(num_subsets * in_channels, out_channels)
-        self.batch_norm = nn.BatchNorm1d(out_channels)
+        # W_k of all subsets in one Linear: c_in → (k, o)
+        self.project = nn.Linear(in_channels, num_subsets * out_channels, bias=False)
+        self.batch_norm = _ChannelsLastBatchNorm(out_channels)
 
     def data_graph(self, x: torch.Tensor, frame_mask: torch.Tensor | None) -> torch.Tensor:
         """``C_k``: ``(n, k, v, w)`` softmax-normalised over the source joint v (2s-AGCN ``dim=-2``)."""
-        n, v, t, _ = x.shape
+        n, t, v, _ = x.shape
         k, e = self.num_subsets, self.embed_channels
-        embedded = _masked_frames(self.embed(x), frame_mask).view(n, v, t, 2, k, e)
-        theta = embedded[:, :, :, 0].permute(0, 3, 1, 2, 4).reshape(n, k, v, t * e)
-        phi = embedded[:, :, :, 1].permute(0, 3, 2, 4, 1).reshape(n, k, t * e, v)
+        embedded = _masked_frames(self.embed(x), frame_mask).view(n, t, v, 2, k, e)
+        embedded = embedded.permute(3, 0, 4, 2, 1, 5).reshape(2, n, k, v, t * e)  # (θ|φ, n, k, v, t·e)
         valid_frames = torch.full((n,), float(t), device=x.device) if frame_mask is None else frame_mask.sum(1)
         scale = 1.0 / (e * valid_frames.clamp_min(1.0))  # 2s-AGCN divides by e·t; only valid frames count
-        similarity = torch.matmul(theta, phi) * scale[:, None, None, None]
+        similarity = torch.matmul(embedded[0], embedded[1].transpose(-1, -2)) * scale[:, None, None, None]
         return similarity.softmax(dim=-2)
 
     def forward(self, x: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
-        n, v, t, c = x.shape
-        k = self.num_subsets
+        n, t, v, _ = x.shape
+        k, o = self.num_subsets, self.out_channels
         graph = self.adjacency + self.graph_offset + self.data_graph(x, frame_mask)  # (n, k, v, w)
-        # aggregated[n, k, w, (t c)] = Σ_v graph[n, k, v, w] · x[n, v, (t c)]: one bmm for all subsets
-        aggregated = torch.matmul(graph.transpose(-1, -2).reshape(n, k * v, v), x.reshape(n, v, t * c))
-        aggregated = aggregated.view(n, k, v, t, c).permute(0, 2, 3, 1, 4).reshape(n * v * t, k * c)
-        y = self.batch_norm(self.project(aggregated))
-        return y.view(n, v, t, -1)
+        graph = graph.permute(0, 3, 2, 1).reshape(n, 1, v, v * k)  # (n, 1, w, (v k))
+        mixed = self.project(x).view(n, t, v * k, o)  # ((v k), o) rows per frame
+        return self.batch_norm(torch.matmul(graph, mixed))  # (n, t, w, o)
 
 
 class SignLLMSqueezeExcitation(nn.Module):
-    """SE recalibration: masked mean over (v, t) → FC c→c/2 → ReLU → FC → sigmoid → ``y·s + y``."""
+    """SE recalibration: masked mean over (t, v) → FC c→c/2 → ReLU → FC → sigmoid → ``y·s + y``."""
 
     def __init__(self, channels: int):
         super().__init__()
@@ -73,31 +81,38 @@ class SignLLMSqueezeExcitation(nn.Module):
         self.fc_excite = nn.Linear(max(1, channels // 2), channels)
 
     def forward(self, y: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
-        n, v, t, c = y.shape
+        n, t, v, c = y.shape
         if frame_mask is None:
             squeezed = y.mean(dim=(1, 2))
         else:
-            total = torch.einsum("nvtc,nt->nc", y, frame_mask)
+            total = torch.einsum("ntvc,nt->nc", y, frame_mask)
             squeezed = total / (v * frame_mask.sum(1, keepdim=True).clamp_min(1.0))
         scale = torch.sigmoid(self.fc_excite(F.relu(self.fc_squeeze(squeezed))))
         return y * (1.0 + scale[:, None, None, :])
 
 
 class SignLLMTemporalConv(nn.Module):
-    """Temporal conv (kernel k, same padding, stride 1) per joint + BN on channels-last ``(n, v, t, c)``."""
+    """Temporal conv (kernel k, same padding, stride 1) per joint + BN on channels-last ``(n, t, v, c)``."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 7):
         super().__init__()
         if kernel_size % 2 == 0:
             raise ValueError(f"temporal_kernel_size must be odd (same padding), got {kernel_size}.")
-        self.conv = nn.Conv2d(in_channels, out_channels, (1, kernel_size), padding=(0, kernel_size // 2))
-        self.batch_norm = nn.BatchNorm1d(out_channels)
+        self.conv = nn.Conv2d(in_channels, out_channels, (kernel_size, 1), padding=(kernel_size // 2, 0))
+        self.conv.weight.data = self.conv.weight.data.contiguous(memory_format=torch.channels_last)
+        self.batch_norm = _ChannelsLastBatchNorm(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # (n, v, t, c) viewed as NCHW (n, c, v, t) is already channels-last: oneDNN runs it without copies
-        y = self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-        shape = y.shape
-        return self.batch_norm(y.reshape(-1, shape[-1])).view(shape)
+        # (n, t, v, c) viewed as NCHW (n, c, t, v) is already channels-last: oneDNN runs it without copies
+        x = x.permute(0, 3, 1, 2)
+        if self.training or not self.batch_norm.track_running_stats:
+            return self.batch_norm(self.conv(x).permute(0, 2, 3, 1))
+        # eval: fold the BN into the conv (exact), saving one full pass over the activations
+        bn = self.batch_norm
+        scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+        weight = self.conv.weight * scale[:, None, None, None]
+        bias = (self.conv.bias - bn.running_mean) * scale + bn.bias
+        return F.conv2d(x, weight, bias, padding=self.conv.padding).permute(0, 2, 3, 1)
 
 
 class SignLLMAGCNLayer(nn.Module):
@@ -105,7 +120,7 @@ class SignLLMAGCNLayer(nn.Module):
 
     The residual projection (1×1 conv + BN when the widths differ) is shared by the graph-conv and unit
     residuals (2s-AGCN has two identical-shaped ones) [ours: saves one GEMM per layer].
-    ``(n, v, t, c_in)`` → ``(n, v, t, c_out)``; padded frames are zeroed before the temporal conv.
+    ``(n, t, v, c_in)`` → ``(n, t, v, c_out)``; padded frames are zeroed before the temporal conv.
     """
 
     def __init__(
@@ -127,17 +142,10 @@ class SignLLMAGCNLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
         residual = self.residual(x)
-        y = F.relu(self.graph_conv(x, frame_mask) + residual)
+        y = self.graph_conv(x, frame_mask).add_(residual).relu_()  # in place: BN/add outputs are not saved
         y = self.squeeze_excitation(y, frame_mask)
         y = self.temporal_conv(_masked_frames(y, frame_mask))
-        return F.relu(y + residual)
-
-
-class _ChannelsLastBatchNorm(nn.BatchNorm1d):
-    """BatchNorm over the last axis of any ``(..., c)`` tensor."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.reshape(-1, x.shape[-1])).view(x.shape)
+        return y.add_(residual).relu_()
 
 
 class SignLLMArticulatorEncoder(nn.Module):
@@ -187,13 +195,15 @@ class SignLLMArticulatorEncoder(nn.Module):
             raise ValueError(f"Articulator encoder expects {self.num_joints} joints, got {v}.")
         joint_valid = (joint_mask & frame_mask[..., None]).to(values.dtype)  # (n, t, v)
         frames = frame_mask.to(values.dtype)
+        # all-valid batches skip every frame-masking pass
+        layer_mask = None if bool(frame_mask.all()) else frames
         # invalid joints carry zero features (not the input bias), so missing hands read as "nothing there"
-        x = self.input_projection(values).transpose(1, 2) * joint_valid.transpose(1, 2)[..., None]
-        x = x.contiguous()  # (n, v, t, C_in)
+        x = self.input_projection(values) * joint_valid[..., None]  # (n, t, v, C_in)
         for layer in self.layers:
-            x = layer(x, frames)
+            x = layer(x, layer_mask)
         if self.joint_aggregation == "flatten":
-            pooled = x.permute(0, 2, 1, 3).reshape(n, t, -1)
+            pooled = x.reshape(n, t, -1)  # (n, t, v·c): free view in the frame-major layout
         else:
-            pooled = x.mean(dim=1)
-        return self.output_projection(pooled) * frames[..., None]
+            pooled = x.mean(dim=2)
+        out = self.output_projection(pooled)
+        return out if layer_mask is None else out * frames[..., None]

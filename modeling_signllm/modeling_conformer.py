@@ -61,9 +61,9 @@ class SignLLMConformerSelfAttention(nn.Module):
         x = self.layer_norm(x)
         qkv = self.to_qkv(x).view(b, t, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]  # (b, h, t, dh)
-        scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
-        if padding_mask is not None:
-            scores = scores.masked_fill(padding_mask[:, None, None, :], torch.finfo(scores.dtype).min)
+        scores = torch.matmul(q * (1.0 / math.sqrt(self.head_dim)), k.transpose(-1, -2))
+        if padding_mask is not None:  # in place: the matmul output is not needed by its backward
+            scores.masked_fill_(padding_mask[:, None, None, :], torch.finfo(scores.dtype).min)
         attention = scores.softmax(dim=-1)
         context = torch.matmul(self.attention_dropout(attention), v)
         context = context.transpose(1, 2).reshape(b, t, d)
@@ -73,7 +73,8 @@ class SignLLMConformerSelfAttention(nn.Module):
 class SignLLMConformerConvModule(nn.Module):
     """LN → pointwise (d → 2·e·d) → GLU → depthwise conv (kernel k) → BN → SiLU → pointwise (e·d → d) → dropout.
 
-    Padded frames are zeroed before the depthwise conv so they never leak into valid neighbours.
+    Padded frames are zeroed before the depthwise conv so they never leak into valid neighbours. The depthwise
+    conv runs as a channels-last ``conv2d`` on a free view of ``(b, t, c)``, so no transpose is copied.
     """
 
     def __init__(self, hidden_size: int, expansion_factor: int, kernel_size: int, dropout: float, eps: float):
@@ -83,7 +84,7 @@ class SignLLMConformerConvModule(nn.Module):
         inner = hidden_size * expansion_factor
         self.layer_norm = nn.LayerNorm(hidden_size, eps=eps)
         self.pointwise_in = nn.Linear(hidden_size, 2 * inner)
-        self.depthwise = nn.Conv1d(inner, inner, kernel_size, padding=kernel_size // 2, groups=inner)
+        self.depthwise = nn.Conv2d(inner, inner, (kernel_size, 1), padding=(kernel_size // 2, 0), groups=inner)
         self.batch_norm = nn.BatchNorm1d(inner)
         self.pointwise_out = nn.Linear(inner, hidden_size)
         self.dropout = nn.Dropout(dropout)
@@ -91,10 +92,12 @@ class SignLLMConformerConvModule(nn.Module):
     def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None) -> torch.Tensor:
         """``x (b, t, d)`` → ``(b, t, d)``."""
         x = F.glu(self.pointwise_in(self.layer_norm(x)), dim=-1)  # (b, t, e·d)
-        if padding_mask is not None:
-            x = x.masked_fill(padding_mask[..., None], 0.0)
-        x = self.depthwise(x.transpose(1, 2))  # (b, e·d, t)
-        x = F.silu(self.batch_norm(x)).transpose(1, 2)
+        if padding_mask is not None:  # in place: GLU's backward needs its input, not its output
+            x.masked_fill_(padding_mask[..., None], 0.0)
+        b, t, c = x.shape
+        x = self.depthwise(x.transpose(1, 2).unsqueeze(-1))  # (b, c, t, 1) channels-last view
+        x = x.squeeze(-1).transpose(1, 2).reshape(b * t, c)
+        x = F.silu(self.batch_norm(x)).view(b, t, c)
         return self.dropout(self.pointwise_out(x))
 
 
@@ -185,7 +188,7 @@ class SignLLMConformer(nn.Module):
             padding_mask = padding_mask.bool()
             all_padded = padding_mask.all(dim=1, keepdim=True)
             block_mask = padding_mask & ~all_padded
-            block_mask = block_mask if block_mask.any() else None
+            block_mask = block_mask if bool(block_mask.any()) else None  # no padding: skip all masking passes
         else:
             block_mask = None
         attentions = [] if output_attentions else None

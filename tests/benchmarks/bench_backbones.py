@@ -1,0 +1,192 @@
+"""Backbone cost, memory and throughput at the paper preset (issue 3).
+
+    python tests/benchmarks/bench_backbones.py                 # CPU, < 5 min on 2 quiet cores
+    python tests/benchmarks/bench_backbones.py --device cuda   # + peak memory at the full 500 frames
+
+Prints, in one run:
+(a) FLOPs and multiply-accumulates per input frame and per 24-frame clip of the pose and lip backbones
+    (torch.utils.flop_counter), next to the paper's 0.53 / 0.52 "GFLOPs" (read as MACs per frame, §7);
+(b) peak training memory (forward + backward, one sample) of the two dense-feature schemes: the whole backbone on
+    every 24-frame window ("per-window") versus AGCN once + windowed Conformer ("sliding"). Each scheme runs in
+    its own subprocess; CPU peak = ru_maxrss growth over the process's state before the forward, CUDA peak =
+    torch.cuda.max_memory_allocated growth. On CPU the per-window scheme at 500 frames needs tens of GB, so it
+    is measured at two shorter lengths and extrapolated linearly in the number of windows (both schemes are
+    linear in t);
+(c) CPU inference throughput (500-frame samples/s) of both schemes and the hardware efficiency: achieved FLOP/s
+    (counted FLOPs / time) divided by the FLOP/s of a large fp32 matmul measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from signllm.configuration_signllm import SignLLMConfig
+from signllm.modeling_backbones import SignLLMLipEncoder, SignLLMPoseEncoder
+
+PAPER_MACS_PER_FRAME = {"pose": 0.53e9, "lip": 0.52e9}
+
+
+def count_flops(function, *args) -> int:
+    with FlopCounterMode(display=False) as counter:
+        function(*args)
+    return counter.get_total_flops()
+
+
+def best_time(function, repeats: int) -> float:
+    """Shortest of ``repeats`` timed calls after one warm-up call (the least disturbed by other processes)."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def matmul_flops_per_second(size: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    return 2 * size**3 / best_time(lambda: a @ b, repeats)
+
+
+def pose_inputs(frames: int, batch: int = 1, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    values = torch.randn(batch, frames, 203, 3, generator=generator) * 0.5
+    return values.to(device), torch.ones(batch, frames, device=device)
+
+
+def report_costs(config: SignLLMConfig) -> dict[str, float]:
+    """(a) cost per frame and per clip; returns the counted FLOPs used by (c)."""
+    clip = config.pose_config.clip_length
+    pose = SignLLMPoseEncoder(config.pose_config).eval()
+    lip = SignLLMLipEncoder(config.lip_config).eval()
+    with torch.no_grad():
+        pose_clip = count_flops(lambda: pose(*pose_inputs(clip)))
+        lip_clip = count_flops(lambda: lip(torch.randn(1, clip, config.lip_config.feature_size)))
+        articulators = count_flops(lambda: pose.encode_articulators(*pose_inputs(clip)))
+        rows = [("pose backbone", pose_clip, "pose"), ("  of which AGCN encoders", articulators, None),
+                ("lip backbone (Conformer on 768-d features)", lip_clip, None)]  # fmt: skip
+        try:  # the frozen Auto-AVSR lip reader belongs to the paper's lip cost (its own stream builds it)
+            from signllm.modeling_lip_reader import SignLLMLipReader
+
+            reader = SignLLMLipReader(config.lip_config.lip_reader_config).eval()
+            reader_clip = count_flops(lambda: reader(torch.randn(1, clip, 1, 88, 88)))
+            rows += [("lip reader (Auto-AVSR visual encoder)", reader_clip, None),
+                     ("lip backbone + lip reader", reader_clip + lip_clip, "lip")]  # fmt: skip
+        except (ImportError, AttributeError, TypeError) as error:
+            print(f"(lip reader not counted: {type(error).__name__}: {error})")
+    print(f"\n(a) cost at the paper preset (C_in {config.pose_config.agcn_in_channels}, "
+          f"AGCN {config.pose_config.agcn_channels}, C {config.pose_config.articulator_hidden_size}, "
+          f"D {config.pose_config.hidden_size}; {clip}-frame clip, batch 1)")  # fmt: skip
+    print(f"{'module':46s} {'GFLOPs/clip':>12s} {'GFLOPs/frame':>13s} {'GMACs/frame':>12s} {'paper GMACs/frame':>18s}")
+    for name, flops, paper_key in rows:
+        paper = f"{PAPER_MACS_PER_FRAME[paper_key] / 1e9:.2f}" if paper_key else ""
+        print(f"{name:46s} {flops / 1e9:12.2f} {flops / clip / 1e9:13.3f} {flops / 2 / clip / 1e9:12.3f} {paper:>18s}")
+    params = sum(p.numel() for p in pose.parameters()) / 1e6
+    print(f"pose backbone parameters: {params:.1f} M; lip backbone: {sum(p.numel() for p in lip.parameters()) / 1e6:.1f} M")
+    return {"pose_clip_flops": pose_clip}
+
+
+def memory_worker(scheme: str, frames: int, device: str) -> None:
+    """Child process: one training step (forward + backward) of one scheme; prints peak memory growth as JSON."""
+    torch.manual_seed(0)
+    config = SignLLMConfig.from_preset("paper")
+    model = SignLLMPoseEncoder(config.pose_config).to(device).train()
+    values, mask = pose_inputs(frames, device=device)
+    dense = model.dense_features if scheme == "sliding" else model.dense_features_per_window
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+    else:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    features, _ = dense(values, mask)
+    features.square().mean().backward()
+    if device == "cuda":
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - before
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    print(json.dumps({"scheme": scheme, "frames": frames, "peak_bytes": peak}))
+
+
+def measure_memory(scheme: str, frames: int, device: str) -> float:
+    command = [sys.executable, __file__, "--memory-worker", scheme, "--frames", str(frames), "--device", device]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"memory worker failed ({scheme}, {frames} frames):\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])["peak_bytes"]
+
+
+def report_memory(device: str, lengths: list[int], target: int) -> None:
+    print(f"\n(b) peak training memory (forward + backward, batch 1, paper preset, {device})")
+    peaks = {scheme: [measure_memory(scheme, t, device) for t in lengths] for scheme in ("per-window", "sliding")}
+    for index, t in enumerate(lengths):
+        per_window, sliding = peaks["per-window"][index], peaks["sliding"][index]
+        print(f"  {t:4d} frames: per-window {per_window / 2**30:7.2f} GiB   sliding {sliding / 2**30:6.2f} GiB   "
+              f"ratio {per_window / sliding:5.2f}x")  # fmt: skip
+    if lengths[-1] != target and len(lengths) >= 2:
+        (t0, t1) = lengths[0], lengths[-1]
+        estimate = {s: p[0] + (p[-1] - p[0]) * (target - t0) / (t1 - t0) for s, p in peaks.items()}
+        print(f"  {target:4d} frames (linear extrapolation): per-window {estimate['per-window'] / 2**30:7.2f} GiB   "
+              f"sliding {estimate['sliding'] / 2**30:6.2f} GiB   ratio {estimate['per-window'] / estimate['sliding']:5.2f}x")
+    print("  paper (A6000, 500 frames): 29.6 GB vs 5.6 GB = 5.3x")
+
+
+def report_throughput(config: SignLLMConfig, pose_clip_flops: int, frames: int, naive_windows: int, repeats: int):
+    """(c) inference throughput of both schemes on the CPU and hardware efficiency vs a large matmul."""
+    model = SignLLMPoseEncoder(config.pose_config).eval()
+    values, mask = pose_inputs(frames)
+    num_windows = frames // config.pose_config.clip_stride
+    peak = matmul_flops_per_second()
+    with torch.no_grad():
+        sliding_flops = count_flops(model.dense_features, values, mask)
+        sliding_time = best_time(lambda: model.dense_features(values, mask), repeats)
+        # per-window: every window is a full 24-frame forward; time a batch of `naive_windows` and scale
+        clips = pose_inputs(config.pose_config.clip_length, batch=naive_windows)
+        naive_time = best_time(lambda: model(*clips), max(1, repeats - 1)) * num_windows / naive_windows
+    naive_flops = pose_clip_flops * num_windows
+    peak_after = matmul_flops_per_second()
+    peak = max(peak, peak_after)
+    print(f"\n(c) CPU inference throughput, {frames}-frame samples, {torch.get_num_threads()} threads; "
+          f"large fp32 matmul: {peak / 1e9:.1f} GFLOP/s")
+    for name, flops, seconds in (("sliding (AGCN once)", sliding_flops, sliding_time),
+                                 (f"per-window (timed on {naive_windows} windows)", naive_flops, naive_time)):  # fmt: skip
+        achieved = flops / seconds
+        print(f"  {name:38s} {flops / 1e12:6.2f} TFLOP/sample  {1 / seconds:7.3f} samples/s  "
+              f"{achieved / 1e9:6.1f} GFLOP/s  efficiency {achieved / peak:.2f}")
+    print(f"  speed-up of the sliding scheme: {naive_time / sliding_time:.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device for the memory comparison")
+    parser.add_argument("--memory-frames", type=int, nargs="+", default=None,
+                        help="lengths for (b); default 500 on CUDA, 48 96 (extrapolated to 500) on CPU")  # fmt: skip
+    parser.add_argument("--frames", type=int, default=500)
+    parser.add_argument("--naive-windows", type=int, default=16, help="windows timed for the per-window scheme")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["costs", "memory", "throughput"])
+    parser.add_argument("--memory-worker", choices=["sliding", "per-window"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_worker:
+        memory_worker(args.memory_worker, args.frames, args.device)
+        return
+    config = SignLLMConfig.from_preset("paper")
+    costs = report_costs(config) if "costs" not in args.skip or "throughput" not in args.skip else {}
+    if "memory" not in args.skip:
+        lengths = args.memory_frames or ([args.frames] if args.device == "cuda" else [48, 96])
+        report_memory(args.device, lengths, args.frames)
+    if "throughput" not in args.skip:
+        report_throughput(config, costs["pose_clip_flops"], args.frames, args.naive_windows, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
