@@ -14,12 +14,16 @@ Auto-AVSR (`preparation/detectors/mediapipe/video_process.py`, `datamodule/trans
 Our points come from the MediaPipe face mesh, not from MediaPipe's face detector: eye centre = mean of the
 FACEMESH_RIGHT_EYE / FACEMESH_LEFT_EYE contour points, nose tip = mesh point 1, mouth centre = mean of the inner
 lip corners and midpoints 13, 14, 78, 308. With the full mesh (468 / 478 points) all four exist.
-**Choice [ours]:** SignLLM's stored 203-joint keypoints keep only the 128 FACEMESH_CONTOURS points, which hold the
-eye contours and the inner lips but no nose point. For those we fit the similarity to the three remaining
-points (eyes and mouth, onto the same three reference points) instead of inventing a nose: a similarity has 4
-degrees of freedom, so 3 points still over-determine it. The nose mostly pins the vertical scale against
-out-of-plane head pitch; without it the eye–mouth triangle alone sets scale and rotation. Measured on a real
-How2Sign clip (tests/test_mouth_crops.py, legacy MediaPipe backend), the crop moves by about a pixel.
+
+**Choice [ours]: a nose proxy for the 203-joint layout.** Our stored keypoints keep only the 128
+FACEMESH_CONTOURS points: eye contours and inner lips are there, the nose is not. We stand in for the nose tip
+with the mean of three kept points around it, the inner eye corners 133 / 362 and the upper-lip midpoint 0
+(`NOSE_PROXY_IDS`), and still fit all four points to the four reference points. Against Auto-AVSR's fit with the
+real nose tip, on 120 frames of 3 How2Sign clips (face mesh from the legacy holistic model): crop centre within
+1.1 px (mean 0.5), scale within 2.5 % (mean 1.1 %), rotation within 2.4° (mean 1.8°). Fitting only the three
+remaining points instead (eyes, mouth) is much further off: scale up to 12.4 % (mean 6.0 %), rotation up to 9.1°
+(mean 4.7°), because LMEDS then settles on a different pair of points. tests/test_mouth_crops.py re-checks this on
+a real clip when the legacy backend is installed.
 
 Crops are produced directly at 96×96 by composing the similarity with the crop offset (the same pixels as
 warping to 256×256 and slicing, the crop offset being an integer).
@@ -53,6 +57,8 @@ _MAX_MOUTH_BIAS = CROP_SIZE // 2 + 5
 
 RIGHT_EYE_IDS = tuple(sorted({i for edge in FACEMESH_RIGHT_EYE for i in edge}))
 LEFT_EYE_IDS = tuple(sorted({i for edge in FACEMESH_LEFT_EYE for i in edge}))
+#: Stand-in for the nose tip when only the 128 contour points exist: inner eye corners and upper-lip midpoint.
+NOSE_PROXY_IDS = (133, 362, 0)
 _MESH_TO_KEPT = {mesh_id: local for local, mesh_id in enumerate(FACE_MESH_INDICES)}
 
 
@@ -61,12 +67,12 @@ def face_anchor_points(face: np.ndarray, valid: np.ndarray | None = None) -> tup
 
     Args:
         face: `(t, n, c)` landmarks in image pixels (c ≥ 2, only x, y used); n = 468 / 478 (full mesh) or
-            128 (the kept FACEMESH_CONTOURS points, in `FACE_MESH_INDICES` order).
+            128 (the kept FACEMESH_CONTOURS points, in `FACE_MESH_INDICES` order; nose tip from `NOSE_PROXY_IDS`).
         valid: `(t, n)` or `(t,)` bool, False where a point / frame was not detected; NaN points count as missing.
 
     Returns:
-        anchors `(t, k, 2)` float64 (k = 4 for the full mesh, 3 without the nose tip), the matching reference
-        points `(k, 2)` and `(t,)` bool frame validity (all anchor source points present).
+        anchors `(t, 4, 2)` float64 (right eye, left eye, nose, mouth; NaN where the frame is invalid), the
+        reference points `(4, 2)` and `(t,)` bool frame validity (all anchor source points present).
     """
     face = np.asarray(face, dtype=np.float64)
     if face.ndim != 3 or face.shape[-1] < 2:
@@ -76,8 +82,9 @@ def face_anchor_points(face: np.ndarray, valid: np.ndarray | None = None) -> tup
         groups = [RIGHT_EYE_IDS, LEFT_EYE_IDS, (FACE_MESH_NOSE_TIP,), FACE_MESH_INNER_LIPS]
         reference = MEAN_FACE_ANCHORS
     elif num_points == len(FACE_MESH_INDICES):
-        groups = [[_MESH_TO_KEPT[i] for i in ids] for ids in (RIGHT_EYE_IDS, LEFT_EYE_IDS, FACE_MESH_INNER_LIPS)]
-        reference = MEAN_FACE_ANCHORS[[0, 1, 3]]
+        mesh_groups = (RIGHT_EYE_IDS, LEFT_EYE_IDS, NOSE_PROXY_IDS, FACE_MESH_INNER_LIPS)
+        groups = [[_MESH_TO_KEPT[i] for i in ids] for ids in mesh_groups]
+        reference = MEAN_FACE_ANCHORS
     else:
         raise ValueError(
             f"face landmarks must have 468 or 478 face-mesh points, or the {len(FACE_MESH_INDICES)} kept contour "
@@ -166,7 +173,7 @@ def smooth_landmarks(points: np.ndarray, window_margin: int = WINDOW_MARGIN) -> 
 def prepare_anchors(
     face: np.ndarray, valid: np.ndarray | None = None, window_margin: int = WINDOW_MARGIN
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Face-mesh landmarks in pixels `(t, n, c)` → interpolated, smoothed anchors `(t, k, 2)` and reference `(k, 2)`."""
+    """Face-mesh landmarks in pixels `(t, n, c)` → interpolated, smoothed anchors `(t, 4, 2)` and reference `(4, 2)`."""
     anchors, reference, frame_valid = face_anchor_points(face, valid)
     anchors = interpolate_landmarks(anchors, frame_valid)
     return smooth_landmarks(anchors, window_margin), reference
