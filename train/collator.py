@@ -71,6 +71,8 @@ class SignLLMDataCollator:
         num_frames (`int`, *optional*): pad (never crop) every clip to this many frames, so the number of visual
             tokens is the same in every batch (500 for the paper preset); `None` pads to the longest clip.
         pad_to_multiple_of (`int`, *optional*): round the token lengths up (tensor-core friendly on GPUs).
+        return_sample_index (`bool`, *optional*, defaults to `False`): also return the features' ``sample_index`` as
+            ``sample_index (b,)`` (bookkeeping for data-order checks; [`SignLLMSeq2SeqTrainer`] removes it).
 
     Returns (from `__call__`): `pose_values (b, t, 203, 3)` float32, `pose_attention_mask (b, t)` long,
     [`pose_joint_mask (b, t, 203)` bool], [`lip_values (b, t, f)` or `(b, t, 1, 88, 88)`, `lip_attention_mask
@@ -82,6 +84,7 @@ class SignLLMDataCollator:
     label_pad_token_id: int = -100
     num_frames: int | None = None
     pad_to_multiple_of: int | None = None
+    return_sample_index: bool = False
 
     def __call__(self, features: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
         if len(features) == 0:
@@ -170,4 +173,8 @@ class SignLLMDataCollator:
                 [list(map(int, f["labels"])) for f in features], self.label_pad_token_id, self.pad_to_multiple_of
             )
         out["task_ids"] = torch.tensor([_task_id(f, i) for i, f in enumerate(features)], dtype=torch.long)
+        if self.return_sample_index:
+            if any("sample_index" not in f for f in features):
+                raise ValueError("return_sample_index=True but a feature has no 'sample_index'.")
+            out["sample_index"] = torch.tensor([int(f["sample_index"]) for f in features], dtype=torch.long)
         return out

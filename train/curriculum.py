@@ -121,6 +121,15 @@ def apply_stage(model: torch.nn.Module, stage: Stage | str) -> dict[str, tuple[i
     return trainable_report(model)
 
 
+def freeze_frozen_module_state(model: torch.nn.Module) -> None:
+    """Put fully frozen backbones (and the lip reader) in eval mode: a frozen module must not drift through its
+    BatchNorm running statistics either, and its dropout would only add noise. Called after every ``model.train()``."""
+    for name in (*BACKBONE_MODULES, "lip_reader"):
+        module = getattr(model, name, None)
+        if module is not None and not any(p.requires_grad for p in module.parameters()):
+            module.eval()
+
+
 def trainable_report(model: torch.nn.Module) -> dict[str, tuple[int, int]]:
     """``{group: (trainable parameters, total parameters)}`` over the model."""
     report: dict[str, list[int]] = {}
@@ -160,8 +169,10 @@ DEFAULTS: dict[str, Any] = {
     "data": {
         "train": [],  # prepared sample folders (datasets_scripts output)
         "eval": [],
+        "eval_split": "val",  # split of the eval folders (prepared corpora name it val; How2Sign also has test)
         "slt_fraction": None,  # None: the stage's default (1.0 for stages 1-2, 0.8 for 3 / finetune)
         "ssa_prior_probability": 0.5,  # [paper] audio-aligned prior in the SSA prompt, when one exists
+        "ssa_without_prior": "skip",  # sentences without a prior: no SSA window ("skip") or one around the truth
         "max_eval_samples": None,
         "max_target_tokens": 128,  # ~80 words [paper filter] in T5 sentencepiece tokens
     },
@@ -189,7 +200,7 @@ DEFAULTS: dict[str, Any] = {
         "mixed_precision": "auto",  # ours: bf16 on GPUs that have it, else fp16 on GPU, fp32 on CPU
     },
     "generation": {"num_beams": 5, "max_new_tokens": 64},  # [paper] beam 5
-    "push_to_hub": {"repo_id": None, "private": True},
+    "push_to_hub": {"repo_id": None, "private": True},  # repo_id also names the model card's loading example
 }
 
 

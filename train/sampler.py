@@ -18,7 +18,7 @@ Design [ours]:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch.utils.data import Sampler
@@ -69,6 +69,8 @@ class MultitaskSampler(Sampler[int]):
             rounded up to whole batches.
         seed (`int`, *optional*, defaults to 0): base seed; the order of epoch ``e`` depends only on ``(seed, e)``.
         shuffle_within_batch (`bool`, *optional*, defaults to `True`): interleave tasks inside a batch.
+        on_set_epoch (`Callable[[int], None]`, *optional*): also called by `set_epoch` — typically the dataset's
+            ``set_epoch``, because accelerate stops forwarding the epoch to the dataset once the sampler takes it.
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class MultitaskSampler(Sampler[int]):
         num_samples: int | None = None,
         seed: int = 0,
         shuffle_within_batch: bool = True,
+        on_set_epoch: Callable[[int], None] | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
@@ -107,10 +110,13 @@ class MultitaskSampler(Sampler[int]):
         self.seed = seed
         self.epoch = 0
         self.shuffle_within_batch = shuffle_within_batch
+        self.on_set_epoch = on_set_epoch
 
     def set_epoch(self, epoch: int) -> None:
         """Called by the Trainer / accelerate at each epoch start (also when resuming)."""
         self.epoch = int(epoch)
+        if self.on_set_epoch is not None:
+            self.on_set_epoch(self.epoch)
 
     def batches(self) -> list[list[int]]:
         """The epoch's batches (lists of dataset indices), deterministic in ``(seed, epoch)``."""

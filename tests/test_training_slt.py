@@ -1,0 +1,209 @@
+"""End-to-end SLT/SSA curriculum through the CLI on a tiny model: stages 1 → 2 → 3 → finetune, freezing,
+checkpoint chaining, loss going down, Hub-ready export, kill + resume, and plain-Trainer finetuning."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from slt_training_helpers import fast_overrides, make_folder_corpus, prepare_corpus
+
+from signllm.train.cli import main as signllm
+from signllm.train.curriculum import parameter_group
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # OpenMP spin-waiting makes tiny ops 20x slower on a shared 2-core machine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _train(stage: str, run_dir: Path, data: Path, *extra: str, max_steps: int = 4) -> Path:
+    args = ["train", "slt", "--stage", stage, "--config", "tiny_debug", "--run-dir", str(run_dir),
+            "--train", str(data), "--eval", str(data)]  # fmt: skip
+    for value in fast_overrides(max_steps=max_steps):
+        args += ["--set", value]
+    assert signllm(args + list(extra)) == 0
+    return run_dir / f"stage{stage}"
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "model.safetensors"))
+
+
+def _losses(folder: Path) -> list[float]:
+    history = json.loads((folder / "trainer_state.json").read_text())["log_history"]
+    return [entry["loss"] for entry in history if "loss" in entry]
+
+
+def _changed(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], group: str) -> tuple[int, int]:
+    names = [n for n in a if parameter_group(n) == group and a[n].is_floating_point()]
+    return sum(not torch.equal(a[n], b[n]) for n in names), len(names)
+
+
+@pytest.fixture(scope="module")
+def curriculum(tmp_path_factory):
+    root = tmp_path_factory.mktemp("slt")
+    data = prepare_corpus(make_folder_corpus(root / "corpus"), root / "prepared")
+    run_dir = root / "run"
+    stages = {}
+    stages["1"] = _train("1", run_dir, data, max_steps=6)
+    stages["2"] = _train("2", run_dir, data, max_steps=2)
+    stages["3"] = _train("3", run_dir, data, max_steps=2)
+    new_language = prepare_corpus(make_folder_corpus(root / "new_language", seed=7), root / "new_prepared")
+    stages["finetune"] = _train("finetune", run_dir, new_language, "--config", "finetune_folder", "--config",
+                                "tiny_debug", "--set", "push_to_hub.repo_id=me/signllm-tiny-new", max_steps=2)  # fmt: skip
+    return root, stages
+
+
+def test_stage1_freezes_backbones_and_base_lm(curriculum):
+    _, stages = curriculum
+    folder = stages["1"]
+    report = json.loads((folder / "trainable_parameters.json").read_text())
+    assert report["backbone"][0] == 0 and report["backbone"][1] > 0
+    assert report["language_model"][0] == 0
+    assert report["perceiver"][0] == report["perceiver"][1] > 0
+    assert report["adapter"][0] == report["adapter"][1] > 0
+    # weights: a mid-stage checkpoint vs the final one — frozen groups bit-identical, trained groups moved
+    mid = load_file(str(folder / "checkpoints" / "checkpoint-4" / "model.safetensors"))
+    final = _weights(folder)
+    assert _changed(mid, final, "backbone")[0] == 0
+    assert _changed(mid, final, "language_model")[0] == 0
+    assert _changed(mid, final, "perceiver")[0] > 0
+    assert _changed(mid, final, "adapter")[0] > 0
+
+
+def test_stages_chain_and_unfreeze_backbones(curriculum):
+    _, stages = curriculum
+    for stage, previous in (("2", "1"), ("3", "2"), ("finetune", "3")):
+        config = (stages[stage] / "signllm_run.yaml").read_text()
+        assert f"init_from: {stages[previous]}" in config
+        report = json.loads((stages[stage] / "trainable_parameters.json").read_text())
+        assert report["backbone"][0] == report["backbone"][1]  # stages 2+: backbones train
+        assert report["language_model"][0] == 0  # base Flan-T5 weights stay frozen under DoRA in every stage
+        before, after = _weights(stages[previous]), _weights(stages[stage])
+        assert set(before) == set(after)
+        # the randomly initialised base LM is frozen everywhere, so it is identical only if each stage
+        # really started from the previous stage's weights
+        assert _changed(before, after, "language_model")[0] == 0
+        assert _changed(before, after, "backbone")[0] > 0
+
+
+def test_loss_decreases_on_the_fixed_tiny_set(curriculum):
+    _, stages = curriculum
+    losses = _losses(stages["1"])
+    assert len(losses) == 6 and all(map(torch.isfinite, torch.tensor(losses)))
+    assert sum(losses[-2:]) < sum(losses[:2])
+    # and it keeps going down across the chain (each stage starts where the previous ended)
+    assert _losses(stages["3"])[-1] < losses[0]
+
+
+def test_multitask_stage_reports_both_tasks(curriculum):
+    _, stages = curriculum
+    results = json.loads((stages["3"] / "all_results.json").read_text())
+    assert "eval_slt_loss" in results and "eval_slt_bleu4_paper_compatible" in results
+    assert "eval_ssa_loss" in results and "eval_ssa_span_iou" in results
+    stage2 = json.loads((stages["2"] / "all_results.json").read_text())
+    assert "eval_ssa_loss" not in stage2  # stage 2 is SLT only
+
+
+def test_exported_folder_is_hub_ready(curriculum):
+    root, stages = curriculum
+    folder = stages["finetune"]
+    for name in ("model.safetensors", "config.json", "generation_config.json", "processor_config.json",
+                 "modeling_signllm.py", "configuration_signllm.py", "processing_signllm.py", "README.md"):  # fmt: skip
+        assert (folder / name).is_file(), name
+    config = json.loads((folder / "config.json").read_text())
+    assert config["auto_map"]["AutoModelForSeq2SeqLM"] == "modeling_signllm.SignLLMForConditionalGeneration"
+    assert json.loads((folder / "generation_config.json").read_text())["num_beams"] == 2
+    card = (folder / "README.md").read_text()
+    assert "${" not in card and "me/signllm-tiny-new" in card and "Intended use" in card
+    assert "| learning_rate | 0.003 |" in card and "eval_slt_loss" in card
+    # loads back through the Auto classes with remote code, in a fresh process without the repo on sys.path
+    script = (
+        "import sys, torch; sys.path = [p for p in sys.path if 'work/main' not in p];"
+        "from transformers import AutoModelForSeq2SeqLM, AutoProcessor;"
+        f"m = AutoModelForSeq2SeqLM.from_pretrained({str(folder)!r}, trust_remote_code=True);"
+        f"p = AutoProcessor.from_pretrained({str(folder)!r}, trust_remote_code=True);"
+        "print(type(m).__module__, type(p).__name__)"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "transformers_modules" in out.stdout and "SignLLMProcessor" in out.stdout
+
+
+def test_push_to_hub_uploads_the_folder_without_checkpoints(curriculum, tmp_path):
+    from signllm.train.slt import push_folder
+
+    _, stages = curriculum
+
+    class LocalHub:  # huggingface_hub.HfApi's two calls, writing to a local folder instead of the network
+        def create_repo(self, repo_id, repo_type, private, exist_ok):
+            (tmp_path / repo_id).mkdir(parents=True, exist_ok=exist_ok)
+
+        def upload_folder(self, folder_path, repo_id, repo_type, commit_message, ignore_patterns):
+            from huggingface_hub.utils import filter_repo_objects
+
+            files = [p.relative_to(folder_path).as_posix() for p in Path(folder_path).rglob("*") if p.is_file()]
+            for name in filter_repo_objects(files, ignore_patterns=ignore_patterns):
+                target = tmp_path / repo_id / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes((Path(folder_path) / name).read_bytes())
+            return commit_message
+
+    push_folder(stages["finetune"], "me/signllm-tiny-new", api=LocalHub())
+    uploaded = {p.relative_to(tmp_path / "me/signllm-tiny-new").as_posix()
+                for p in (tmp_path / "me/signllm-tiny-new").rglob("*") if p.is_file()}  # fmt: skip
+    assert {"model.safetensors", "config.json", "README.md", "modeling_signllm.py"} <= uploaded
+    assert not any(name.startswith("checkpoints/") for name in uploaded)
+
+
+def test_kill_and_resume_replays_the_same_steps_and_data(curriculum, tmp_path):
+    root, _ = curriculum
+    data = root / "prepared"
+    common = ["--stage", "1", "--config", "tiny_debug", "--train", str(data)]
+    for value in fast_overrides(max_steps=4, save_steps=2):
+        common += ["--set", value]
+    # reference: an uninterrupted run
+    reference_log = tmp_path / "reference"
+    assert signllm(["train", "slt", *common, "--run-dir", str(tmp_path / "a"), "--data-order-log", str(reference_log)]) == 0
+    # a run killed (SIGKILL) during step 3, after checkpoint-2 was written ...
+    log = tmp_path / "interrupted"
+    command = [sys.executable, "-m", "signllm.train.slt", *common, "--run-dir", str(tmp_path / "b"),
+               "--data-order-log", str(log), "--kill-at-step", "3"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    killed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert (tmp_path / "b" / "stage1" / "checkpoints" / "checkpoint-2").is_dir()
+    assert not (tmp_path / "b" / "stage1" / "model.safetensors").exists()
+    # ... and the same command again resumes from checkpoint-2
+    assert signllm(["train", "slt", *common, "--run-dir", str(tmp_path / "b"), "--data-order-log", str(log)]) == 0
+
+    def entries(path: Path) -> list[dict]:
+        return [json.loads(line) for line in path.with_suffix(".rank0.jsonl").read_text().splitlines()]
+
+    interrupted = entries(log)
+    assert [e["step"] for e in interrupted] == [0, 1, 2, 2, 3]  # step 3 ran, died; resumed at step 2 (index)
+    replayed = {e["step"]: e["sample_index"] for e in interrupted}
+    assert replayed == {e["step"]: e["sample_index"] for e in entries(reference_log)}  # same data order
+    a, b = _weights(tmp_path / "a" / "stage1"), _weights(tmp_path / "b" / "stage1")
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6)
+
+
+def test_stage_needs_previous_checkpoint(tmp_path):
+    with pytest.raises(ValueError, match="run stage 1 first"):
+        signllm(["train", "slt", "--stage", "2", "--config", "tiny_debug", "--run-dir", str(tmp_path),
+                 "--train", str(tmp_path)])  # fmt: skip
