@@ -69,6 +69,9 @@ def face_landmarks_in_pixels(keypoints, width: int, height: int) -> tuple[np.nda
     Arrays: `(t, 203, c)` raw keypoints, or `(t, 128 | 468 | 478, c)` face-mesh points in pixels (NaN = missing).
     """
     if hasattr(keypoints, "values") and hasattr(keypoints, "mask"):
+        size = (getattr(keypoints, "width", None), getattr(keypoints, "height", None))
+        if None not in size and size != (width, height):
+            raise ValueError(f"keypoints were extracted at {size[0]}×{size[1]} but the video is {width}×{height}.")
         return face_landmarks_from_keypoints(keypoints.values, keypoints.mask, width, height)
     array = np.asarray(keypoints)
     if array.ndim == 3 and array.shape[1] == 203:

@@ -269,6 +269,10 @@ def test_lip_features_from_203_keypoints_and_frame_count_checks():
         lip_features.extract_lip_features(frames[:7], keypoints, model)
     with pytest.raises(ValueError, match="more than 10"):
         lip_features.extract_lip_features(frames + frames[:3], mesh[:8], model)
+    with pytest.raises(ValueError, match="extracted at 1280×720 but the video is 640×480"):
+        lip_features.extract_lip_features(
+            frames, SimpleNamespace(values=values, mask=mask, width=1280, height=720), model
+        )
     no_face = SimpleNamespace(values=values, mask=np.zeros_like(mask))
     with pytest.raises(ValueError, match="no frame has a detected face"):
         lip_features.extract_lip_features(frames, no_face, model)
