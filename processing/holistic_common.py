@@ -105,7 +105,7 @@ def run_landmarker(
     if not points_per_frame:
         raise ValueError("the video yielded no frames")
     face_size = max(p.shape[0] for p in points_per_frame) - NUM_POSE - 2 * NUM_HAND
-    widened = [_widen_face(p, c, face_size) for p, c in zip(points_per_frame, confidence_per_frame)]
+    widened = [_widen_face(p, c, face_size) for p, c in zip(points_per_frame, confidence_per_frame, strict=True)]
     landmarks = np.stack([p for p, _ in widened]).astype(np.float32)
     confidence = np.stack([c for _, c in widened]).astype(np.float32)
     return landmarks, confidence, width, height

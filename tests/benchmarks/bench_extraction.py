@@ -1,0 +1,84 @@
+"""Extraction throughput: video decoding and MediaPipe Holistic, per process and with N workers, vs real time.
+
+    python tests/benchmarks/bench_extraction.py          # legacy backend, 4 How2Sign clips, 1 and 2 workers
+    python tests/benchmarks/bench_extraction.py --clips 12 --workers 1,2,4
+    python tests/benchmarks/bench_extraction.py --backend tasks --holistic-model holistic_landmarker.task
+
+Real time = 25 frames/s (SignLLM's frame rate): "x real time" > 1 means a corpus is processed faster than it plays.
+The legacy backend runs in $SIGNLLM_LEGACY_PYTHON (or ../venv-legacy) unless mediapipe.solutions imports here.
+Numbers depend on the load of the machine: the 1-minute load average is printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CLIPS = REPO_ROOT.parent / "shared" / "data" / "how2sign_samples" / "clips_train_unlabeled"
+REAL_TIME = 25.0
+
+
+def _row(name: str, frames: int, seconds: float) -> str:
+    rate = frames / seconds if seconds > 0 else float("nan")
+    return f"| {name:<44} | {frames:>6} | {seconds:>7.1f} | {rate:>8.1f} | {rate / REAL_TIME:>6.2f}x |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", type=int, default=4, help="number of How2Sign clips (shortest first)")
+    parser.add_argument("--workers", default="1,2", help="comma list of worker counts for the batch runs")
+    parser.add_argument("--backend", choices=("legacy", "tasks"), default="legacy")
+    parser.add_argument("--holistic-model", help="holistic_landmarker.task for --backend tasks")
+    args = parser.parse_args(argv)
+
+    from signllm.processing import cli_extract
+    from signllm.processing.extract import extract_holistic
+    from signllm.processing.video import iter_video_frames
+
+    if args.backend == "legacy" and not os.environ.get("SIGNLLM_LEGACY_PYTHON"):
+        local = REPO_ROOT.parent / "venv-legacy" / "bin" / "python"
+        if local.exists():
+            os.environ["SIGNLLM_LEGACY_PYTHON"] = str(local)
+    clips = sorted(CLIPS.glob("*.mp4"), key=lambda p: p.stat().st_size)[: args.clips]
+    if not clips:
+        print(f"no clips under {CLIPS}", file=sys.stderr)
+        return 1
+    print(f"{len(clips)} How2Sign clips (1280x720, 24 fps -> 25 fps), backend {args.backend}, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}\n")
+    print("| what | frames | seconds | frames/s | vs 25 fps |\n|---|---:|---:|---:|---:|")
+
+    start = time.perf_counter()
+    frames = sum(sum(1 for _ in iter_video_frames(clip)) for clip in clips)
+    print(_row("decode only (PyAV, 1 process)", frames, time.perf_counter() - start), flush=True)
+
+    # one process, model already loaded: the first clip warms up (imports, graph creation), the rest are timed
+    extract_holistic(clips[0], args.backend, args.holistic_model)
+    start = time.perf_counter()
+    frames = sum(extract_holistic(clip, args.backend, args.holistic_model).num_frames for clip in clips)
+    print(_row("holistic per process (warm, sequential)", frames, time.perf_counter() - start), flush=True)
+
+    options = {"backend": args.backend, "holistic_model": args.holistic_model, "holistic_model_sha256": None,
+               "target_fps": REAL_TIME, "allow_no_person": False, "lip_reader": None,
+               "legacy_python": os.environ.get("SIGNLLM_LEGACY_PYTHON")}
+    for workers in [int(w) for w in args.workers.split(",")]:
+        with tempfile.TemporaryDirectory() as out:
+            pairs = [(clip, Path(clip.stem)) for clip in clips]
+            jobs = cli_extract.build_jobs(pairs, Path(out), ["pose", "npz"], lip=False)
+            start = time.perf_counter()
+            results = cli_extract.run_jobs(jobs, options, workers, show_progress=False)
+            seconds = time.perf_counter() - start
+        failed = [r for r in results if not r.ok]
+        if failed:
+            print(f"{len(failed)} failed: {failed[0].error}: {failed[0].message}", file=sys.stderr)
+        frames = sum(r.frames for r in results if r.ok)
+        print(_row(f"signllm extract, {workers} worker(s), cold start, writes", frames, seconds), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
