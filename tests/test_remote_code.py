@@ -1,0 +1,96 @@
+"""Hub integration: a staged folder loads with every Auto class and the custom pipeline in a fresh process that
+cannot import the repository or the installed ``signllm`` package (only the copied remote code)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from signllm_tiny import tiny_model, tiny_processor
+
+from signllm.train.push_to_hub import check_hub_folder, push, save_for_hub
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXPECTED_CODE = {
+    "configuration_signllm.py", "modeling_signllm.py", "processing_signllm.py", "pipeline_signllm.py",
+    "keypoint_layout.py", "dora.py", "modeling_backbones.py", "modeling_perceiver.py", "modeling_conformer.py",
+    "modeling_agcn.py", "modeling_lip_reader.py",
+}  # fmt: skip
+
+LOADER = textwrap.dedent(
+    """
+    import importlib.util, json, sys
+    # hide the editable install and the checkout: only the folder's own code may be used
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "")
+                        and "editable" not in type(f).__module__]
+    sys.path[:] = [p for p in sys.path if not p.startswith(REPO_ROOT)]
+    assert importlib.util.find_spec("signllm") is None, "signllm is importable"
+    import numpy as np
+    import torch
+    torch.set_num_threads(1)
+    from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoProcessor, pipeline
+
+    folder = sys.argv[1]
+    report = {"config": type(AutoConfig.from_pretrained(folder, trust_remote_code=True)).__name__}
+    report["model"] = type(AutoModel.from_pretrained(folder, trust_remote_code=True)).__name__
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder, trust_remote_code=True).eval()
+    report["seq2seq"] = type(model).__name__
+    processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
+    report["processor"] = type(processor).__name__
+    pose = np.random.default_rng(0).normal(size=(20, 203, 3)).astype("float32")
+    report["generate"] = list(model.generate(**processor(pose=pose), max_new_tokens=4, num_beams=2).shape)
+    pipe = pipeline("sign-translation", model=folder, trust_remote_code=True)
+    report["pipeline"] = type(pipe).__name__
+    report["slt"] = pipe(pose, max_new_tokens=4, num_beams=1)
+    report["ssa"] = pipe(pose, task="ssa", subtitle="hello")
+    report["signllm_modules"] = sorted(name for name in sys.modules if name.split(".")[0] == "signllm")
+    print("REPORT" + json.dumps(report))
+    """
+).replace("REPO_ROOT", repr(REPO_ROOT))
+
+
+def run_isolated(folder, tmp_path) -> dict:
+    env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": ""}  # fmt: skip
+    script = tmp_path / "load.py"
+    script.write_text(LOADER)
+    # -I: ignore PYTHONPATH / user site and do not put the script's folder or the cwd on sys.path
+    done = subprocess.run([sys.executable, "-I", str(script), str(folder)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("REPORT"))
+    return json.loads(line[len("REPORT") :])
+
+
+def test_saved_folder_loads_with_auto_classes_and_pipeline_in_a_fresh_process(tmp_path):
+    folder = save_for_hub(tiny_model(), tiny_processor(), tmp_path / "hub")
+    assert EXPECTED_CODE <= {path.name for path in folder.glob("*.py")}
+    config = json.loads((folder / "config.json").read_text())
+    assert set(config["auto_map"]) == {"AutoConfig", "AutoModel", "AutoModelForSeq2SeqLM"}
+    assert config["custom_pipelines"]["sign-translation"]["impl"] == "pipeline_signllm.SignTranslationPipeline"
+    assert config["use_dora"] is False  # merged: inference needs no peft
+    report = run_isolated(folder, tmp_path)
+    assert report["config"] == "SignLLMConfig"
+    assert report["model"] == report["seq2seq"] == "SignLLMForConditionalGeneration"
+    assert report["processor"] == "SignLLMProcessor" and report["pipeline"] == "SignTranslationPipeline"
+    assert report["generate"][0] == 1 and 1 < report["generate"][1] <= 5
+    assert set(report["slt"][0]) == {"translation_text"}
+    assert report["ssa"]["start_frame"] <= report["ssa"]["end_frame"]
+    assert report["signllm_modules"] == []
+
+
+def test_push_stages_offline_and_check_catches_missing_pieces(tmp_path):
+    model, processor = tiny_model(), tiny_processor()
+    model.save_pretrained(tmp_path / "run")
+    processor.save_pretrained(tmp_path / "run")
+    staged = push(tmp_path / "run", "me/signllm-tiny", local_dir=tmp_path / "staged", upload=False,
+                  merge_adapters=False)  # fmt: skip
+    check_hub_folder(staged)
+    assert json.loads((staged / "config.json").read_text())["use_dora"] is True  # adapters kept on request
+    (staged / "pipeline_signllm.py").unlink()
+    with pytest.raises(ValueError, match="pipeline_signllm.py"):
+        check_hub_folder(staged)
