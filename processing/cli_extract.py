@@ -115,6 +115,27 @@ def is_done(job: Job) -> bool:
     return all(Path(path).is_file() for path in job.outputs.values())
 
 
+def remove_stale_partials(jobs: list[Job]) -> int:
+    """Delete temporary ``.<output>.*.partial`` files left by a killed run (atomic writes never leave others).
+
+    Only this shard's own outputs are matched, so array jobs sharing the output folder do not interfere.
+    """
+    names_by_folder: dict[Path, set[str]] = {}
+    for job in jobs:
+        for path in map(Path, job.outputs.values()):
+            names_by_folder.setdefault(path.parent, set()).add(path.name)
+    removed = 0
+    for folder, names in names_by_folder.items():
+        if not folder.is_dir():
+            continue
+        for entry in folder.glob(".*.partial"):
+            owner = entry.name[1:].rsplit(".", 2)[0]  # ".a.npz.k3j2.partial" -> "a.npz"
+            if owner in names:
+                entry.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
 # ------------------------------------------------------------------------------------------- worker side
 _PROGRESS = None  # a multiprocessing queue in worker processes (frame counts for the progress bar)
 
@@ -373,6 +394,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as error:
         print(f"signllm extract: {error}", file=sys.stderr)
         return 2
+    stale = remove_stale_partials(jobs)
+    if stale:
+        print(f"signllm extract: removed {stale} half-written file(s) left by an interrupted run", file=sys.stderr)
     todo = [job for job in jobs if args.overwrite or not is_done(job)]
     skipped = len(jobs) - len(todo)
     shard_note = f" (shard {shard_index} of {num_shards}: {len(jobs)} of {len(all_jobs)})" if num_shards > 1 else ""

@@ -10,7 +10,8 @@ Per-clip normalisation (``normalize_keypoints``) makes both comparable.
 
 | format | write |
 |---|---|
-| ``.pose``, holistic (any subset of POSE/FACE/LEFT_HAND/RIGHT_HAND_LANDMARKS, mapped by point name) | :func:`write_pose` (203 joints), :func:`write_holistic_pose` (543/553) |
+| ``.pose``, holistic (any subset of its 4 landmark components, by point name) | :func:`write_pose` (203 joints) |
+| ``.pose``, full holistic from ``signllm extract`` | :func:`write_holistic_pose` (543/553 points) |
 | ``.npz`` (``values``, ``mask``, ``confidence``, ``fps``) | :func:`write_npz` |
 | ``.npy``, a plain ``(T, 203 or 543/553/576/586, 3)`` array | — |
 | Kaggle GISLR ``.parquet`` (frame, type, landmark_index, x, y, z) | — |

@@ -288,7 +288,12 @@ def test_cli_real_clips_with_bad_files(legacy_python, tmp_path, capsys, monkeypa
     listing = tmp_path / "done.txt"
     listing.write_text("\n".join(str(folder / "how2sign" / c.name) for c in clips))
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.pose")}
+    stale = out / "how2sign" / f".{clips[0].stem}.npz.x7q2.partial"  # what a killed run leaves behind
+    stale.write_bytes(b"half")
+    unrelated = out / "how2sign" / ".someone_else.npz.x7q2.partial"
+    unrelated.write_bytes(b"another shard's")
     code, stdout, err = _run_cli(["--file-list", str(listing), "-o", str(out / "how2sign"), "--backend", "legacy",
                                   "--lip-reader", str(tmp_path / "lip_reader"), "--no-progress"], capsys)
     assert code == 0 and "0 video(s) to do, 3 already done" in err
+    assert "removed 1 half-written" in err and not stale.exists() and unrelated.exists()
     assert before == {p: p.stat().st_mtime_ns for p in out.rglob("*.pose")}
