@@ -200,6 +200,7 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
 
     def parameter_counts(self) -> dict[str, int]:
         """Parameters per component (works on the meta device), plus adapters, total and trainable."""
+
         def count(module: nn.Module | None) -> int:
             return 0 if module is None else sum(p.numel() for p in module.parameters())
 
@@ -282,7 +283,9 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
         features, mask = self.lip_encoder.dense_features(values, attention_mask)
         return features * mask[..., None].to(features.dtype), mask
 
-    def _build_inputs_embeds(self, input_ids, attention_mask, **visual) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _build_inputs_embeds(
+        self, input_ids, attention_mask, **visual
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``[embed(prompt); visual tokens]`` and the concatenated attention mask (T5 has no absolute positions)."""
         visual_tokens, visual_mask = self.encode_visual(**visual)
         if input_ids is None:
@@ -479,7 +482,7 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
         needed = set(target.state_dict())
         candidates = [prefix] if prefix is not None else [f"{modality}_encoder.", "encoder.", "backbone.", ""]
         for candidate in candidates:
-            selected = {key[len(candidate):]: value for key, value in state.items() if key.startswith(candidate)}
+            selected = {key[len(candidate) :]: value for key, value in state.items() if key.startswith(candidate)}
             if needed <= set(selected):
                 target.load_state_dict({key: selected[key] for key in needed}, strict=True)
                 return
@@ -524,14 +527,20 @@ def _check_visual_inputs(pose_values: torch.Tensor | None, lip_values: torch.Ten
     """Clear errors before anything reaches torch kernels."""
     if pose_values is not None:
         if pose_values.dim() != 4 or pose_values.shape[2:] != (NUM_JOINTS, 3):
-            raise ValueError(f"pose_values must have shape (batch, frames, {NUM_JOINTS}, 3), got {tuple(pose_values.shape)}.")
+            raise ValueError(
+                f"pose_values must have shape (batch, frames, {NUM_JOINTS}, 3), got {tuple(pose_values.shape)}."
+            )
         if pose_values.shape[1] == 0:
             raise ValueError("pose_values has 0 frames.")
         if not bool(torch.isfinite(pose_values).all()):
-            raise ValueError("pose_values contains NaN or inf; missing joints must be 0 and masked (use the processor).")
+            raise ValueError(
+                "pose_values contains NaN or inf; missing joints must be 0 and masked (use the processor)."
+            )
     if lip_values is not None:
         if lip_values.dim() not in (3, 5):
-            raise ValueError(f"lip_values must be (batch, frames, features) or (batch, frames, 1, h, w), got {tuple(lip_values.shape)}.")
+            raise ValueError(
+                f"lip_values must be (batch, frames, features) or (batch, frames, 1, h, w), got {tuple(lip_values.shape)}."
+            )
         if not bool(torch.isfinite(lip_values).all()):
             raise ValueError("lip_values contains NaN or inf.")
     if pose_values is not None and lip_values is not None and pose_values.shape[:2] != lip_values.shape[:2]:

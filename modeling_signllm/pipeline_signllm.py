@@ -98,7 +98,9 @@ class SignTranslationPipeline(Pipeline):
     ):
         pose, lip, fps, subtitle, prior = self._resolve_input(inputs, fps, subtitle, prior, extract_kwargs or {})
         if task == "ssa" and not subtitle:
-            raise ValueError("task='ssa' needs the subtitle text: pass subtitle=... (or a 'subtitle' key in a dict input).")
+            raise ValueError(
+                "task='ssa' needs the subtitle text: pass subtitle=... (or a 'subtitle' key in a dict input)."
+            )
         return self.processor(
             pose=pose, lip=lip, task=task, subtitle=subtitle if task == "ssa" else None,
             prior=prior if task == "ssa" else None, fps=fps, truncation=truncation, return_tensors="pt",
@@ -121,7 +123,9 @@ class SignTranslationPipeline(Pipeline):
                 return inputs, None, fps, subtitle, prior
             unknown = set(inputs) - FEATURE_KEYS
             if unknown or not ({"pose", "lip", "pose_values", "lip_values"} & set(inputs)):
-                raise ValueError(f"Unsupported dict input with keys {sorted(inputs)}. Supported inputs: {SUPPORTED_INPUTS}.")
+                raise ValueError(
+                    f"Unsupported dict input with keys {sorted(inputs)}. Supported inputs: {SUPPORTED_INPUTS}."
+                )
             pose = inputs.get("pose", inputs.get("pose_values"))
             lip = inputs.get("lip", inputs.get("lip_values"))
             return (pose, lip, inputs.get("fps", fps), inputs.get("subtitle", subtitle), inputs.get("prior", prior))

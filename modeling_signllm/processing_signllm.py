@@ -188,7 +188,7 @@ def resample_keypoints(
         return values, mask
     num_frames = values.shape[0]
     duration = num_frames / source_fps
-    num_out = max(1, int(round(duration * target_fps)))
+    num_out = max(1, round(duration * target_fps))
     position = np.clip(np.arange(num_out) * source_fps / target_fps, 0, num_frames - 1)
     lower = np.floor(position).astype(np.int64)
     upper = np.minimum(lower + 1, num_frames - 1)
@@ -203,7 +203,7 @@ def resample_frames(array: np.ndarray, source_fps: float, target_fps: float) -> 
     """Nearest-frame resampling of per-frame features or crops ``(t, ...)``."""
     if abs(source_fps - target_fps) < 1e-6:
         return array
-    num_out = max(1, int(round(array.shape[0] / source_fps * target_fps)))
+    num_out = max(1, round(array.shape[0] / source_fps * target_fps))
     index = np.minimum(np.round(np.arange(num_out) * source_fps / target_fps).astype(np.int64), array.shape[0] - 1)
     return array[index]
 
@@ -211,9 +211,7 @@ def resample_frames(array: np.ndarray, source_fps: float, target_fps: float) -> 
 def crop_or_check_length(num_frames: int, window: int, min_frames: int, truncation: str | None) -> slice:
     """The slice of a clip kept in the window; raises a clear error for clips too short / too long."""
     if num_frames < min_frames:
-        raise ValueError(
-            f"Clip too short: {num_frames} frames, the model needs at least {min_frames} (at 25 fps)."
-        )
+        raise ValueError(f"Clip too short: {num_frames} frames, the model needs at least {min_frames} (at 25 fps).")
     if num_frames <= window:
         return slice(0, num_frames)
     if truncation is None:
@@ -571,7 +569,7 @@ class SignLLMProcessor(ProcessorMixin):
 def _is_single_clip(value: Any) -> bool:
     if isinstance(value, (str, os.PathLike, dict)) or _is_table(value):
         return True
-    if hasattr(value, "values") and hasattr(value, "mask") and not callable(getattr(value, "values")):
+    if hasattr(value, "values") and hasattr(value, "mask") and not callable(value.values):
         return True
     if hasattr(value, "ndim"):
         return value.ndim == 3 or (value.ndim == 4 and value.shape[1] == 1 and value.shape[2] != 88)

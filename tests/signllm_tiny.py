@@ -16,11 +16,10 @@ import torch
 # 2 shared cores: intra-op threads only add synchronisation cost for these tiny tensors
 torch.set_num_threads(1)
 
-from transformers import ByT5Tokenizer  # noqa: E402
-
-from signllm.configuration_signllm import SignLLMConfig  # noqa: E402
-from signllm.modeling_signllm import SignLLMForConditionalGeneration  # noqa: E402
-from signllm.processing_signllm import SignLLMProcessor  # noqa: E402
+from signllm.configuration_signllm import SignLLMConfig
+from signllm.modeling_signllm import SignLLMForConditionalGeneration
+from signllm.processing_signllm import SignLLMProcessor
+from transformers import ByT5Tokenizer
 
 NUM_FRAMES = 32  # tiny preset window
 LIP_FEATURES = 24  # tiny preset lip feature width

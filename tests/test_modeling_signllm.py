@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 import torch
 from conftest import fake_pose
-from signllm_tiny import BYT5_DIGIT_IDS, NUM_FRAMES, random_lip, tiny_config, tiny_model, tiny_processor
-
 from signllm.configuration_signllm import SignLLMConfig
 from signllm.modeling_signllm import SignLLMForConditionalGeneration, soft_decoding_l1
+from signllm_tiny import BYT5_DIGIT_IDS, NUM_FRAMES, random_lip, tiny_config, tiny_model, tiny_processor
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +52,9 @@ def test_gradients_reach_encoders_resampler_and_adapters_only():
 
 
 def test_ssa_soft_decoding_loss_mixed_batch(model, processor):
-    batch = make_batch(processor, task=["slt", "ssa"], text=["hello", None], subtitle=[None, "hi"], targets=[None, (3, 12)])
+    batch = make_batch(
+        processor, task=["slt", "ssa"], text=["hello", None], subtitle=[None, "hi"], targets=[None, (3, 12)]
+    )
     out = model(**batch)
     assert out.soft_decoding_loss is not None and out.soft_decoding_loss > 0
     torch.testing.assert_close(out.loss, out.text_loss + model.config.ssa_soft_decoding_weight * out.soft_decoding_loss)

@@ -8,9 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from conftest import fake_pose, shared_data_path
-from signllm_tiny import random_lip, tiny_model, tiny_processor
-
 from signllm.pipeline_signllm import SignTranslationPipeline
+from signllm_tiny import random_lip, tiny_model, tiny_processor
 
 FAST = {"max_new_tokens": 5, "num_beams": 1}
 
@@ -95,7 +94,7 @@ def test_video_without_extraction_tools_says_what_to_install(pipe, tmp_path, mon
 
 def test_video_goes_through_keypoint_extraction(pipe, tmp_path, monkeypatch):
     pytest.importorskip("signllm.processing.extract")
-    import signllm.processing.extract as extract
+    from signllm.processing import extract
 
     pose, mask = fake_pose(20)
     calls = []

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import fake_pose, shared_data_path
-from signllm_tiny import NUM_FRAMES, how2sign_sentences, random_lip, tiny_processor, train_unigram_tokenizer
-
 from signllm.keypoint_layout import FACE_MESH_INDICES, LEFT_SHOULDER, NUM_JOINTS, RIGHT_SHOULDER
 from signllm.processing_signllm import SignLLMProcessor, load_keypoints, resample_keypoints
+from signllm_tiny import NUM_FRAMES, how2sign_sentences, random_lip, tiny_processor, train_unigram_tokenizer
 
 BASE_KEYS = {"pose_values", "pose_attention_mask", "pose_joint_mask", "input_ids", "attention_mask", "task_ids"}
 
@@ -66,7 +65,7 @@ def test_normalisation_centres_and_scales(processor):
 
 def test_resampling_to_25_fps(processor):
     pose, mask = fake_pose(40)
-    values, valid = resample_keypoints(pose, mask, 50.0, 25.0)
+    values, _ = resample_keypoints(pose, mask, 50.0, 25.0)
     assert values.shape[0] == 20
     np.testing.assert_allclose(values[3], pose[6])
     batch = processor(pose={"values": pose, "mask": mask, "fps": 50.0})
@@ -122,12 +121,16 @@ def test_mixed_batch_task_ids_and_labels(processor):
 def test_byte_tokenizer_digits_are_single_tokens(processor):
     assert processor.digit_separator == ""
     ids = processor.tokenizer(processor.format_ssa_target(12, 31), add_special_tokens=False)["input_ids"]
-    assert [i for i in ids if i in processor.digit_token_ids] == [processor.digit_token_ids[d] for d in (0, 1, 2, 0, 3, 1)]
+    assert [i for i in ids if i in processor.digit_token_ids] == [
+        processor.digit_token_ids[d] for d in (0, 1, 2, 0, 3, 1)
+    ]
     assert len(set(processor.digit_token_ids)) == 10
 
 
 def test_sentencepiece_tokenizer_digits_are_single_tokens():
-    tokenizer = train_unigram_tokenizer(how2sign_sentences(shared_data_path("how2sign_samples", "how2sign_realigned_val.csv")))
+    tokenizer = train_unigram_tokenizer(
+        how2sign_sentences(shared_data_path("how2sign_samples", "how2sign_realigned_val.csv"))
+    )
     processor = SignLLMProcessor(tokenizer, num_frames=500)
     target = processor.format_ssa_target(123, 456)
     pieces = tokenizer.tokenize(target)

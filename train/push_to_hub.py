@@ -19,13 +19,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from transformers import AutoModelForSeq2SeqLM
-from transformers.pipelines import PIPELINE_REGISTRY
-
 from signllm.configuration_signllm import SignLLMConfig
 from signllm.modeling_signllm import SignLLMForConditionalGeneration
 from signllm.pipeline_signllm import SignTranslationPipeline
 from signllm.processing_signllm import SignLLMProcessor
+from transformers import AutoModelForSeq2SeqLM
+from transformers.pipelines import PIPELINE_REGISTRY
 
 PIPELINE_TASK = "sign-translation"
 AUTO_MODEL_CLASSES = ("AutoModel", "AutoModelForSeq2SeqLM")
