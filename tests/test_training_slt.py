@@ -29,12 +29,16 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def _train(stage: str, run_dir: Path, data: Path, *extra: str, max_steps: int = 4) -> Path:
-    args = ["train", "slt", "--stage", stage, "--config", "tiny_debug", "--run-dir", str(run_dir),
-            "--train", str(data), "--eval", str(data)]  # fmt: skip
+def _stage_args(stage: str, run_dir: Path, data: Path, *extra: str, max_steps: int = 4) -> list[str]:
+    args = ["--stage", stage, "--config", "tiny_debug", "--run-dir", str(run_dir), "--train", str(data),
+            "--eval", str(data)]  # fmt: skip
     for value in fast_overrides(max_steps=max_steps):
         args += ["--set", value]
-    assert signllm(args + list(extra)) == 0
+    return args + list(extra)
+
+
+def _train(stage: str, run_dir: Path, data: Path, *extra: str, max_steps: int = 4) -> Path:
+    assert signllm(["train", "slt", *_stage_args(stage, run_dir, data, *extra, max_steps=max_steps)]) == 0
     return run_dir / f"stage{stage}"
 
 
@@ -58,7 +62,7 @@ def curriculum(tmp_path_factory):
     data = prepare_corpus(make_folder_corpus(root / "corpus"), root / "prepared")
     run_dir = root / "run"
     stages = {}
-    stages["1"] = _train("1", run_dir, data, max_steps=6)
+    stages["1"] = _train("1", run_dir, data, "--data-order-log", str(root / "order"), max_steps=6)
     stages["2"] = _train("2", run_dir, data, max_steps=2)
     stages["3"] = _train("3", run_dir, data, max_steps=2)
     new_language = prepare_corpus(make_folder_corpus(root / "new_language", seed=7), root / "new_prepared")
@@ -130,18 +134,13 @@ def test_exported_folder_is_hub_ready(curriculum):
     card = (folder / "README.md").read_text()
     assert "${" not in card and "me/signllm-tiny-new" in card and "Intended use" in card
     assert "| learning_rate | 0.003 |" in card and "eval_slt_loss" in card
-    # loads back through the Auto classes with remote code, in a fresh process without the repo on sys.path
-    script = (
-        "import sys, torch; sys.path = [p for p in sys.path if 'work/main' not in p];"
-        "from transformers import AutoModelForSeq2SeqLM, AutoProcessor;"
-        f"m = AutoModelForSeq2SeqLM.from_pretrained({str(folder)!r}, trust_remote_code=True);"
-        f"p = AutoProcessor.from_pretrained({str(folder)!r}, trust_remote_code=True);"
-        "print(type(m).__module__, type(p).__name__)"
-    )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert "transformers_modules" in out.stdout and "SignLLMProcessor" in out.stdout
+    # loads back through the Auto classes, from the folder's own copy of the code (remote code)
+    from transformers import AutoModelForSeq2SeqLM, AutoProcessor
+
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder, trust_remote_code=True)
+    processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
+    assert type(model).__module__.startswith("transformers_modules")
+    assert type(processor).__name__ == "SignLLMProcessor" and processor.num_frames == 16
 
 
 def test_push_to_hub_uploads_the_folder_without_checkpoints(curriculum, tmp_path):
@@ -171,36 +170,32 @@ def test_push_to_hub_uploads_the_folder_without_checkpoints(curriculum, tmp_path
 
 
 def test_kill_and_resume_replays_the_same_steps_and_data(curriculum, tmp_path):
-    root, _ = curriculum
-    data = root / "prepared"
-    common = ["--stage", "1", "--config", "tiny_debug", "--train", str(data)]
-    for value in fast_overrides(max_steps=4, save_steps=2):
-        common += ["--set", value]
-    # reference: an uninterrupted run
-    reference_log = tmp_path / "reference"
-    assert signllm(["train", "slt", *common, "--run-dir", str(tmp_path / "a"), "--data-order-log", str(reference_log)]) == 0
-    # a run killed (SIGKILL) during step 3, after checkpoint-2 was written ...
+    root, stages = curriculum
     log = tmp_path / "interrupted"
-    command = [sys.executable, "-m", "signllm.train.slt", *common, "--run-dir", str(tmp_path / "b"),
-               "--data-order-log", str(log), "--kill-at-step", "3"]  # fmt: skip
+    args = _stage_args("1", tmp_path, root / "prepared", "--data-order-log", str(log), max_steps=6)
+    # the fixture's stage 1 is the uninterrupted reference; this run is killed (SIGKILL) during step 3,
+    # after checkpoint-2 was written ...
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "signllm.train.slt", *args, "--kill-at-step", "3"]
     killed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, killed.stderr[-2000:]
-    assert (tmp_path / "b" / "stage1" / "checkpoints" / "checkpoint-2").is_dir()
-    assert not (tmp_path / "b" / "stage1" / "model.safetensors").exists()
+    assert (tmp_path / "stage1" / "checkpoints" / "checkpoint-2").is_dir()
+    assert not (tmp_path / "stage1" / "model.safetensors").exists()
     # ... and the same command again resumes from checkpoint-2
-    assert signllm(["train", "slt", *common, "--run-dir", str(tmp_path / "b"), "--data-order-log", str(log)]) == 0
+    assert signllm(["train", "slt", *args]) == 0
 
     def entries(path: Path) -> list[dict]:
         return [json.loads(line) for line in path.with_suffix(".rank0.jsonl").read_text().splitlines()]
 
     interrupted = entries(log)
-    assert [e["step"] for e in interrupted] == [0, 1, 2, 2, 3]  # step 3 ran, died; resumed at step 2 (index)
+    assert [e["step"] for e in interrupted] == [0, 1, 2, 2, 3, 4, 5]  # died in step 3, resumed at step index 2
     replayed = {e["step"]: e["sample_index"] for e in interrupted}
-    assert replayed == {e["step"]: e["sample_index"] for e in entries(reference_log)}  # same data order
-    a, b = _weights(tmp_path / "a" / "stage1"), _weights(tmp_path / "b" / "stage1")
-    for name in a:
-        torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6)
+    reference = entries(root / "order")
+    assert replayed == {e["step"]: e["sample_index"] for e in reference}  # same data order
+    assert json.loads((tmp_path / "stage1" / "trainer_state.json").read_text())["global_step"] == 6
+    expected, resumed = _weights(stages["1"]), _weights(tmp_path / "stage1")
+    for name in expected:
+        torch.testing.assert_close(resumed[name], expected[name], rtol=1e-5, atol=1e-6)
 
 
 def test_stage_needs_previous_checkpoint(tmp_path):

@@ -161,6 +161,9 @@ def training_arguments(config: dict[str, Any], output_dir: Path, has_eval: bool)
 
     training = dict(config["training"])
     training.update(mixed_precision(training.pop("mixed_precision", "auto")))
+    # no accelerator: say so, or a torchrun/accelerate launch of several processes stays single-process
+    # (accelerate only builds a gloo process group when asked for CPU)
+    training.setdefault("use_cpu", not (torch.cuda.is_available() or torch.backends.mps.is_available()))
     if not has_eval:
         training["eval_strategy"] = "no"
     return Seq2SeqTrainingArguments(

@@ -49,6 +49,10 @@ class SignLLMSeq2SeqTrainer(Seq2SeqTrainer):
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        # SignLLM's loss is a per-token mean (plus the SSA L1 term), not a sum normalised by `num_items_in_batch`;
+        # the forward's **kwargs would make the Trainer skip the gradient-accumulation division and multiply the
+        # loss by the number of processes
+        self.model_accepts_loss_kwargs = False
         self.slt_fraction = slt_fraction
         self.metric_functions = dict(metric_functions or {})
         self.data_order_log = Path(data_order_log) if data_order_log else None
