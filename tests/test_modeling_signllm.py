@@ -202,3 +202,17 @@ def test_paper_preset_builds_on_meta_device():
     assert counts["total"] == sum(v for k, v in counts.items() if k not in ("total", "trainable"))
     assert counts["trainable"] < 0.15 * counts["total"]  # base LM frozen
     assert model.resampler.config.hidden_size == 2048 and model.config.num_visual_tokens == 122
+
+
+def test_load_backbone_from_islr_classifier_checkpoint(tmp_path):
+    islr = pytest.importorskip("signllm.modeling_signllm_islr")
+    from signllm.configuration_signllm_islr import SignLLMClassificationConfig
+
+    torch.manual_seed(7)
+    config = SignLLMClassificationConfig.from_preset("tiny", modality="pose", id2label={0: "hello", 1: "thankyou"})
+    classifier = islr.SignLLMForSignClassification(config)
+    classifier.save_pretrained(tmp_path / "islr")
+    model = tiny_model()
+    model.load_backbone(tmp_path / "islr", "pose")
+    for key, value in classifier.pose_encoder.state_dict().items():
+        torch.testing.assert_close(model.pose_encoder.state_dict()[key], value)
