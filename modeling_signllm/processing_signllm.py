@@ -428,7 +428,10 @@ class SignLLMProcessor(ProcessorMixin):
         prompt = self.ssa_prompt.format(subtitle=str(subtitle).strip())
         if prior is not None:
             start, end = (self.format_frame_index(value) for value in prior)
-            prompt += self.ssa_prior_template.format(start=start, end=end)
+            try:
+                prompt += self.ssa_prior_template.format(start=start, end=end)
+            except ValueError:  # an integer format spec such as the config's "{start:03d}"
+                prompt += self.ssa_prior_template.format(start=int(prior[0]), end=int(prior[1]))
         return prompt
 
     def format_frame_index(self, frame: int) -> str:

@@ -96,6 +96,16 @@ def test_missing_modality_per_sample_is_zeroed(model, processor):
     assert torch.isfinite(lip_only.logits).all()
 
 
+def test_pose_only_config_ignores_lip_inputs(processor):
+    model = tiny_model(use_lip=False)
+    assert model.lip_encoder is None and model.resampler.config.input_size == model.config.pose_config.hidden_size
+    pose, _ = fake_pose(20)
+    with torch.no_grad():
+        with_lip = model(**processor(pose=pose, lip=random_lip(20), text="ab")).logits
+        without = model(**processor(pose=pose, text="ab")).logits
+    torch.testing.assert_close(with_lip, without)
+
+
 def test_generate_greedy_and_beam(model, processor):
     batch = make_batch(processor)
     assert model.generation_config.num_beams == 5  # [paper] default

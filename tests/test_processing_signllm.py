@@ -110,6 +110,12 @@ def test_ssa_prompt_targets_and_parsing(processor):
         processor.format_ssa_target(20, 40)
 
 
+def test_integer_prior_template_from_the_model_config():
+    processor = tiny_processor(ssa_prior_template=" Prior: {start:03d} {end:03d}")
+    prompt = processor.build_prompt("ssa", "hi", (3, 17))
+    assert prompt == "Align the subtitle to the signing: hi Prior: 003 017"
+
+
 def test_mixed_batch_task_ids_and_labels(processor):
     pose, _ = fake_pose(20)
     batch = processor(pose=[pose, pose], task=["slt", "ssa"], text=["a sentence", None], subtitle=[None, "sub"],
