@@ -7,6 +7,11 @@ Examples::
     signllm extract videos/ -o kp/ --num-shards 100 --shard-index $SLURM_ARRAY_TASK_ID   # one array job's share
     signllm extract --file-list job_17.txt -o kp/ --lip-reader lip_reader/   # + lip features (t, 768)
 
+A SLURM array over a corpus of thousands of hours (each task takes its round-robin share of the sorted list)::
+
+    #SBATCH --array=0-199 --cpus-per-task=8 --mem=16G
+    signllm extract /data/corpus -o /data/keypoints --backend legacy --workers 8 --no-progress
+
 ``--lip-reader`` takes a folder written by ``python -m signllm.processing.lip_reader_convert`` (Auto-AVSR).
 
 Outputs mirror the input tree: ``videos/a/b.mp4`` -> ``OUT/a/b.pose`` (full holistic, pose-format),
