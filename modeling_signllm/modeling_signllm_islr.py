@@ -205,6 +205,28 @@ class SignLLMClassificationPreTrainedModel(PreTrainedModel):
             nn.init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
             nn.init.zeros_(module.bias)
 
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        model = super().from_pretrained(*args, **kwargs)
+        model._restore_non_persistent_buffers()
+        return model
+
+    @torch.no_grad()
+    def _restore_non_persistent_buffers(self) -> None:
+        """Recompute buffers that checkpoints do not store (the AGCN graphs ``A_k``).
+
+        transformers 5 builds the model on the meta device and only fills what the checkpoint holds, so
+        non-persistent buffers would stay uninitialised memory; a freshly built backbone has their true values.
+        """
+        stale = dict(self.named_non_persistent_buffers())
+        for child_name, child in self.named_children():
+            names = [name for name in stale if name.startswith(f"{child_name}.")]
+            if not names:
+                continue
+            fresh = dict(type(child)(child.config).named_buffers(prefix=child_name))
+            for name in names:
+                stale[name].copy_(fresh[name])
+
 
 class SignLLMForSignClassification(SignLLMClassificationPreTrainedModel):
     r"""Isolated sign recognition on one modality: backbone → attentive pooling → linear classifier (architecture §5).
