@@ -202,3 +202,44 @@ def test_stage_needs_previous_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="run stage 1 first"):
         signllm(["train", "slt", "--stage", "2", "--config", "tiny_debug", "--run-dir", str(tmp_path),
                  "--train", str(tmp_path)])  # fmt: skip
+
+
+def test_config_layers_and_errors(tmp_path):
+    from signllm.train.curriculum import parse_override, resolve_config
+
+    config = resolve_config("3", ["tiny_debug"], ["training.max_steps=7", "run_dir=runs/x"])
+    assert config["data"]["slt_fraction"] == 0.8  # stage file
+    assert config["model"]["preset"] == "tiny" and config["training"]["max_steps"] == 7  # user layers win
+    assert config["training"]["warmup_steps"] == 1 and config["training"]["lr_scheduler_type"] == "cosine"
+    assert config["model"]["init_from"] == "runs/x/stage2" and config["output_dir"] == "runs/x/stage3"
+    assert resolve_config(None, ["finetune_how2sign"])["data"]["slt_fraction"] == 1.0  # stage named by the file
+    assert parse_override("a.b=[1, 2]") == {"a": {"b": [1, 2]}}
+    with pytest.raises(ValueError, match="unknown stage"):
+        resolve_config("4")
+    with pytest.raises(ValueError, match="no stage"):
+        resolve_config(None, ["tiny_debug"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trainng: {max_steps: 3}\n")
+    with pytest.raises(ValueError, match="unknown top-level keys"):
+        resolve_config("1", [bad])
+
+
+def test_model_card_fills_every_placeholder():
+    from signllm.train.curriculum import resolve_config
+    from signllm.train.model_card import render_model_card
+
+    card = render_model_card(resolve_config("2", ["tiny_debug"]), {"eval_slt_bleu4_sacrebleu": 12.5},
+                             stage_description="full model on SLT", repo_id="me/x", revision="abc123")  # fmt: skip
+    assert "${" not in card and "| eval_slt_bleu4_sacrebleu | 12.5 |" in card and 'revision = "abc123"' in card
+    with pytest.raises(ValueError, match="not found"):
+        render_model_card({}, template="no_such_card")
+
+
+def test_training_memory_benchmark_cpu_mode():
+    sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
+    from bench_training_memory import main as bench
+
+    summary = bench(["--preset", "tiny", "--device", "cpu", "--frames", "16"])
+    assert [run["batch_size"] for run in summary["runs"]] == [1, 2]
+    assert summary["runs"][1]["activations_gb"] > summary["runs"][0]["activations_gb"] > 0
+    assert summary["activations_gb_per_sample"] > 0 and summary["paper_gb_per_sample"] == 5.6
