@@ -107,8 +107,8 @@ class SignLLMPreTrainedModel(PreTrainedModel):
                 for name, encoder in module.articulator_encoders.items():
                     adjacency = torch.from_numpy(articulator_adjacency("left_hand" if name == "hand" else name))
                     for layer in encoder.layers:
-                        buffer = layer.graph_conv.adjacency
-                        layer.graph_conv.adjacency = adjacency.to(device=buffer.device, dtype=buffer.dtype).clone()
+                        like = layer.graph_conv.graph_offset  # follow the loaded dtype (bf16/fp16 loads)
+                        layer.graph_conv.adjacency = adjacency.to(device=like.device, dtype=like.dtype).clone()
 
 
 class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
@@ -249,7 +249,7 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
             streams_mask = self._lip_stream(lip_values, lip_attention_mask, batch_size, num_frames, device)
             streams.append(streams_mask[0])
             masks.append(streams_mask[1])
-        features = torch.cat(streams, dim=-1)  # (b, n, D_pose + D_lip)
+        features = torch.cat([stream.to(_parameter_dtype(self.resampler)) for stream in streams], dim=-1)  # (b, n, D)
         feature_mask = torch.stack(masks).any(0)  # a position is valid when either modality is
         if self.resampler.config.num_windows(features.shape[1]) == 0:
             raise ValueError(
@@ -263,6 +263,7 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
         num_features = num_frames // self.config.pose_config.clip_stride
         if values is None:  # modality absent for the whole batch
             return torch.zeros(batch_size, num_features, width, device=device), _false(batch_size, num_features, device)
+        values = values.to(_parameter_dtype(self.pose_encoder))  # processor outputs fp32; the model may be bf16/fp16
         features, mask = self.pose_encoder.dense_features(values, attention_mask, joint_mask)
         # a sample whose pose is missing (all-zero mask) contributes exactly zero
         return features * mask[..., None].to(features.dtype), mask
@@ -279,7 +280,8 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
                     "features (b, t, f) or use a config with lip_config.use_lip_reader=True."
                 )
             padding = None if attention_mask is None else ~attention_mask.bool()
-            values = self.lip_reader(values, padding)
+            values = self.lip_reader(values.to(_parameter_dtype(self.lip_reader)), padding)
+        values = values.to(_parameter_dtype(self.lip_encoder))
         features, mask = self.lip_encoder.dense_features(values, attention_mask)
         return features * mask[..., None].to(features.dtype), mask
 
@@ -517,6 +519,10 @@ def _read_state_dict(checkpoint: str | os.PathLike | dict) -> dict[str, torch.Te
         return load_file(path)
     state = torch.load(path, map_location="cpu", weights_only=True)
     return state.get("state_dict", state) if isinstance(state, dict) else state
+
+
+def _parameter_dtype(module: nn.Module) -> torch.dtype:
+    return next((p.dtype for p in module.parameters() if p.is_floating_point()), torch.float32)
 
 
 def _false(batch_size: int, length: int, device: torch.device) -> torch.Tensor:

@@ -127,8 +127,12 @@ def test_save_load_and_merge(tmp_path, processor):
     model.save_pretrained(tmp_path / "dora")
     assert (tmp_path / "dora" / "model.safetensors").is_file()
     reloaded = SignLLMForConditionalGeneration.from_pretrained(tmp_path / "dora").eval()
+    half = SignLLMForConditionalGeneration.from_pretrained(tmp_path / "dora", dtype=torch.float16).eval()
+    dtypes = {n.rsplit(".", 3)[-3]: p.dtype for n, p in half.named_parameters() if n.endswith("base_layer.weight")}
+    assert dtypes["wo"] == torch.float32 and dtypes["q"] == torch.float16  # Flan-T5's wo stays fp32
     with torch.no_grad():
         torch.testing.assert_close(reloaded(**batch).logits, reference)
+        assert torch.isfinite(half(**batch).logits).all()  # fp32 processor outputs are cast to the model dtype
         model.merge_dora()
         assert not model.config.use_dora and not any("lora_" in n for n, _ in model.named_parameters())
         torch.testing.assert_close(model(**batch).logits, reference, atol=1e-4, rtol=1e-4)
