@@ -26,12 +26,14 @@ is 1 when any video failed.
 from __future__ import annotations
 
 import argparse
+import collections
 import concurrent.futures as futures
 import json
 import multiprocessing
 import os
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -183,8 +185,6 @@ def compute_lip_features(video: str, holistic, lip_reader_dir: str, target_fps: 
 
 def process_job(job: Job, options: dict) -> JobResult:
     """Extract one video and write its outputs; every failure becomes a :class:`JobResult` (never raises)."""
-    import numpy as np
-
     from .extract import NoPersonError, check_person, extract_holistic, holistic_to_keypoints
     from .keypoint_io import atomic_path, write_holistic_pose, write_npz
 
@@ -203,7 +203,7 @@ def process_job(job: Job, options: dict) -> JobResult:
         if lip is not None:
             with atomic_path(job.outputs["lip"]) as temporary, open(temporary, "wb") as handle:
                 np.save(handle, np.asarray(lip, dtype=np.float32))
-        if "pose" in job.outputs:  # written last: its presence marks the video as finished for resuming
+        if "pose" in job.outputs:  # each file is atomic; a video counts as done once all of its files exist
             write_holistic_pose(job.outputs["pose"], holistic.landmarks, holistic.confidence, holistic.fps,
                                 holistic.width, holistic.height)
         return JobResult(job.video, True, holistic.num_frames, time.perf_counter() - start,
@@ -217,10 +217,16 @@ def process_job(job: Job, options: dict) -> JobResult:
 
 
 # ------------------------------------------------------------------------------------------- driver
-def run_jobs(jobs: list[Job], options: dict, workers: int, show_progress: bool = True) -> list[JobResult]:
-    """Run jobs in ``workers`` processes (in this process when 1) with a frames/s progress bar."""
+def run_jobs(
+    jobs: list[Job], options: dict, workers: int, show_progress: bool = True, worker_fn=None
+) -> list[JobResult]:
+    """Run jobs in ``workers`` processes (in this process when 1) with a frames/s progress bar.
+
+    ``worker_fn(job, options) -> JobResult`` defaults to :func:`process_job` (tests substitute their own).
+    """
     from tqdm import tqdm
 
+    worker_fn = worker_fn or process_job
     results: list[JobResult] = []
     bar = tqdm(total=None, unit="frame", desc="extract", disable=not show_progress, dynamic_ncols=True,
                file=sys.stderr)
@@ -238,31 +244,53 @@ def run_jobs(jobs: list[Job], options: dict, workers: int, show_progress: bool =
         _init_worker(_BarUpdater(bar))
         try:
             for job in jobs:
-                finish(process_job(job, options))
+                finish(worker_fn(job, options))
         finally:
             _init_worker(None)
-        bar.close()
-        return results
-
-    context = _worker_context()
-    queue = context.Queue()
-    with futures.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                     initargs=(queue,)) as pool:
-        pending = {pool.submit(process_job, job, options): job for job in jobs}
-        while pending:
-            done, _ = futures.wait(pending, timeout=0.5, return_when=futures.FIRST_COMPLETED)
-            _drain(queue, bar)
-            for future in done:
-                job = pending.pop(future)
-                try:
-                    result = future.result()
-                except Exception as error:  # noqa: BLE001 - a worker crashed (e.g. killed by the OOM killer)
-                    result = JobResult(job.video, False, error=type(error).__name__, message=str(error))
-                finish(result)
-        _drain(queue, bar)
-    queue.close()
+    else:
+        _run_pool(jobs, options, workers, worker_fn, bar, finish)
     bar.close()
     return results
+
+
+def _run_pool(jobs: list[Job], options: dict, workers: int, worker_fn, bar, finish) -> None:
+    """Feed jobs to a process pool, at most ``workers`` in flight.
+
+    A worker that dies (out-of-memory kill, a native crash) breaks the whole pool: the jobs that were running are
+    retried once in a fresh pool, so one bad video costs at most itself, never the rest of the shard.
+    """
+    context = _worker_context()
+    queue = context.Queue()
+    todo = collections.deque(jobs)
+    deaths: collections.Counter[str] = collections.Counter()
+    while todo:
+        with futures.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                                         initargs=(queue,)) as pool:
+            pending: dict[futures.Future, Job] = {}
+            broken = False
+            while pending or (todo and not broken):
+                while todo and not broken and len(pending) < workers:
+                    job = todo.popleft()
+                    pending[pool.submit(worker_fn, job, options)] = job
+                done, _ = futures.wait(pending, timeout=0.5, return_when=futures.FIRST_COMPLETED)
+                _drain(queue, bar)
+                for future in done:
+                    job = pending.pop(future)
+                    try:
+                        finish(future.result())
+                    except BrokenProcessPool:
+                        broken = True
+                        deaths[job.video] += 1
+                        if deaths[job.video] < 2:
+                            todo.appendleft(job)
+                        else:
+                            finish(JobResult(job.video, False, error="WorkerDied", message=(
+                                "the worker process died twice while extracting this video (killed for memory? a "
+                                "crash inside MediaPipe?)")))
+                    except Exception as error:  # noqa: BLE001 - e.g. a result that cannot be unpickled
+                        finish(JobResult(job.video, False, error=type(error).__name__, message=str(error)))
+            _drain(queue, bar)
+    queue.close()
 
 
 def _worker_context():

@@ -350,3 +350,20 @@ def test_cli_real_clips_with_bad_files(legacy_python, tmp_path, capsys, monkeypa
     assert code == 0 and "0 video(s) to do, 3 already done" in err
     assert "removed 1 half-written" in err and not stale.exists() and unrelated.exists()
     assert before == {p: p.stat().st_mtime_ns for p in out.rglob("*.pose")}
+
+
+def _crash_on_bad(job, options):
+    """A worker function for the pool test: dies like an OOM-killed process on videos named 'bad*'."""
+    if Path(job.video).name.startswith("bad"):
+        os._exit(1)
+    return cli_extract.JobResult(job.video, True, frames=3)
+
+
+def test_a_dying_worker_costs_only_its_own_video(tmp_path):
+    jobs = [cli_extract.Job(str(tmp_path / name), {"npz": str(tmp_path / f"{name}.npz")})
+            for name in ("a.mp4", "bad.mp4", "b.mp4", "c.mp4", "d.mp4")]
+    results = cli_extract.run_jobs(jobs, {}, workers=2, show_progress=False, worker_fn=_crash_on_bad)
+    by_name = {Path(r.video).name: r for r in results}
+    assert sorted(by_name) == ["a.mp4", "b.mp4", "bad.mp4", "c.mp4", "d.mp4"]
+    assert by_name["bad.mp4"].error == "WorkerDied" and not by_name["bad.mp4"].ok
+    assert all(by_name[name].ok for name in ("a.mp4", "b.mp4", "c.mp4", "d.mp4"))
