@@ -40,7 +40,7 @@ class VideoInfo:
             container does not store it).
         width (`int`), height (`int`): frame size in pixels after applying the rotation metadata.
         duration (`float`): stream duration in seconds.
-        rotation (`int`, defaults to 0): display rotation (degrees, counter-clockwise) applied when decoding.
+        rotation (`int`, defaults to 0): display rotation (degrees, counter-clockwise) that decoding applies.
     """
 
     fps: float
@@ -94,20 +94,27 @@ def _stream_duration(container, stream) -> float:
     return 0.0
 
 
-def _stream_rotation(stream) -> int:
-    """Display rotation from the stream's display matrix (phones record portrait video as rotated landscape)."""
-    for source in (stream, getattr(stream, "codec_context", None)):
-        value = getattr(source, "rotation", None) if source is not None else None
-        if value:
-            return int(round(float(value))) % 360
-    return 0
+def _first_frame_rotation(container, stream, path) -> int:
+    """Display rotation (degrees counter-clockwise) from the first frame's display matrix.
+
+    Phones store portrait video as landscape frames plus a rotation; FFmpeg exposes it per frame, not per stream.
+    """
+    import av
+
+    try:
+        for frame in container.decode(stream):
+            return int(round(float(getattr(frame, "rotation", 0) or 0))) % 360
+    except av.error.FFmpegError as error:
+        raise VideoError(f"{path}: cannot decode the first frame (corrupt video?): {error}") from None
+    raise VideoError(f"{path}: the video stream contains no decodable frames.")
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Read a video's frame rate, frame count, size and duration from its header (decodes nothing).
+    """Read a video's frame rate, frame count, size and duration from its header (decodes only the first frame,
+    for its display rotation).
 
     Raises:
-        VideoError: when the file is missing, empty, corrupt or has no video stream.
+        VideoError: when the file is missing, empty, corrupt, has no video stream or no decodable frame.
     """
     container, stream = _open(path)
     try:
@@ -119,11 +126,11 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         if duration <= 0 and fps > 0:
             duration = num_frames / fps
         width, height = stream.codec_context.width, stream.codec_context.height
-        rotation = _stream_rotation(stream)
-        if rotation in (90, 270):
-            width, height = height, width
         if width <= 0 or height <= 0:
             raise VideoError(f"{path}: video stream has no frame size (corrupt header?).")
+        rotation = _first_frame_rotation(container, stream, path)
+        if rotation in (90, 270):
+            width, height = height, width
         return VideoInfo(fps=fps, num_frames=num_frames, width=width, height=height, duration=duration,
                          rotation=rotation)
     finally:
@@ -159,7 +166,7 @@ def iter_timed_frames(path: str | os.PathLike) -> Iterator[tuple[float, float, n
                 time = max(time, previous_time + 1e-6) if count else 0.0
                 image = frame.to_ndarray(format="rgb24")
                 rotation = int(round(float(getattr(frame, "rotation", 0) or 0))) % 360
-                if rotation:
+                if rotation:  # counter-clockwise, as np.rot90; 90-degree steps are all phones write
                     image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
                 frame_duration = (
                     frame.duration * time_base if getattr(frame, "duration", None) and time_base else default_step
@@ -218,6 +225,7 @@ def write_video(
     fps: float = DEFAULT_FPS,
     times: list[float] | None = None,
     codec: str = "libx264",
+    rotation: int = 0,
 ) -> Path:
     """Encode RGB frames to a video file (for demos, tests and benchmarks); written atomically.
 
@@ -225,6 +233,7 @@ def write_video(
         frames: iterable of ``(H, W, 3)`` uint8 RGB arrays (H and W even for yuv420p).
         fps: nominal frame rate; frames are ``1 / fps`` apart unless ``times`` is given.
         times: per-frame presentation times in seconds (strictly increasing) for variable-frame-rate files.
+        rotation: display rotation metadata (degrees counter-clockwise), as phones write for portrait video.
     """
     import fractions
 
@@ -240,6 +249,8 @@ def write_video(
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = time_base
         stream.time_base = time_base
+        if rotation:
+            stream.set_display_rotation(rotation)
         count = 0
         for index, image in enumerate(frames):
             if count == 0:

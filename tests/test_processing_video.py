@@ -82,6 +82,20 @@ def test_one_frame_video(clip_dir):
     assert len(frames) == 1 and frames[0].shape == (48, 64, 3) and frames[0].dtype == np.uint8
 
 
+@pytest.mark.parametrize("rotation, band", [(90, "bottom"), (270, "top")])
+def test_rotation_metadata_is_applied(clip_dir, rotation, band):
+    # a landscape 64x32 frame with a white band on the left, stored with a display rotation (as phones do)
+    image = np.zeros((32, 64, 3), np.uint8)
+    image[:, :12] = 255
+    path = write_video(clip_dir / f"rot{rotation}.mp4", [image] * 3, fps=25, rotation=rotation)
+    info = probe_video(path)
+    assert (info.width, info.height, info.rotation) == (32, 64, rotation)
+    frame = next(iter_video_frames(path))
+    assert frame.shape == (64, 32, 3)
+    rows = frame[:8] if band == "top" else frame[-8:]  # counter-clockwise: the left edge ends up at the bottom
+    assert rows.mean() > 200 and frame[24:40].mean() < 60
+
+
 def test_iter_video_frames_streams():
     # a generator: nothing is decoded (or held) before the first frame is asked for
     assert inspect.isgeneratorfunction(iter_video_frames)
