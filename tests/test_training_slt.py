@@ -243,3 +243,34 @@ def test_training_memory_benchmark_cpu_mode():
     assert [run["batch_size"] for run in summary["runs"]] == [1, 2]
     assert summary["runs"][1]["activations_gb"] > summary["runs"][0]["activations_gb"] > 0
     assert summary["activations_gb_per_sample"] > 0 and summary["paper_gb_per_sample"] == 5.6
+
+
+def test_readme_finetune_with_plain_seq2seq_trainer(curriculum, tmp_path):
+    """The README's Python recipe: a trained folder + a brand-new folder corpus + the stock Seq2SeqTrainer."""
+    from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments
+
+    from signllm.modeling_signllm import SignLLMForConditionalGeneration
+    from signllm.processing_signllm import SignLLMProcessor
+    from signllm.train.collator import SignLLMDataCollator
+    from signllm.train.curriculum import apply_stage
+    from signllm.train.slt_data import SignLLMWindowDataset, windows_from_prepared
+
+    root, stages = curriculum
+    model = SignLLMForConditionalGeneration.from_pretrained(stages["3"])
+    processor = SignLLMProcessor.from_pretrained(stages["3"], trust_remote_code=True)
+    apply_stage(model, "finetune")  # backbones + Perceiver + DoRA train; base T5 and lip reader stay frozen
+    windows, task_ids = windows_from_prepared([root / "new_prepared"], "train", processor.num_frames, processor.fps,
+                                              tasks=["slt"])  # fmt: skip
+    train_dataset = SignLLMWindowDataset(windows, processor, task_ids)
+    args = Seq2SeqTrainingArguments(
+        output_dir=str(tmp_path / "my-signllm"), max_steps=2, learning_rate=3e-3, lr_scheduler_type="cosine",
+        warmup_steps=1, per_device_train_batch_size=2, remove_unused_columns=False, label_names=["labels"],
+        report_to="none", use_cpu=True, save_strategy="no",
+    )  # fmt: skip
+    trainer = Seq2SeqTrainer(model=model, args=args, train_dataset=train_dataset,
+                             data_collator=SignLLMDataCollator(), processing_class=processor)  # fmt: skip
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if parameter_group(n) == "backbone"}
+    assert trainer.train().training_loss > 0
+    assert any(not torch.equal(before[n], p) for n, p in model.named_parameters() if n in before)
+    trainer.save_model()
+    assert (tmp_path / "my-signllm" / "model.safetensors").is_file()
