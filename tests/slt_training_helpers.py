@@ -9,7 +9,22 @@ from pathlib import Path
 import numpy as np
 from conftest import fake_pose
 
-WORDS = "hello thank you please where train station good morning help me today water book".split()
+WORDS = [
+    "hello",
+    "thank",
+    "you",
+    "please",
+    "where",
+    "train",
+    "station",
+    "good",
+    "morning",
+    "help",
+    "me",
+    "today",
+    "water",
+    "book",
+]
 
 # A smaller model than the tiny preset so a few CPU steps take seconds (same code path: all modules present).
 FAST_MODEL = {

@@ -24,7 +24,7 @@ def test_accelerate_launch_two_cpu_processes(tmp_path):
     for value in fast_overrides(max_steps=3, save_steps=2):
         command += ["--set", value]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
 
     logs = [[json.loads(line) for line in (tmp_path / f"order.rank{rank}.jsonl").read_text().splitlines()]

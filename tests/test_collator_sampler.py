@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 from conftest import fake_pose
-
 from signllm.train.collator import SignLLMDataCollator
 from signllm.train.sampler import MultitaskSampler, slt_counts_per_batch
 

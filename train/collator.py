@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from signllm.configuration_signllm import TASK_TO_ID
 
 
@@ -105,7 +104,9 @@ class SignLLMDataCollator:
             if joint_mask is not None:
                 joint_mask = torch.as_tensor(np.asarray(joint_mask, dtype=bool))
                 if joint_mask.shape != pose.shape[:2]:
-                    raise ValueError(f"feature {i}: pose_joint_mask {tuple(joint_mask.shape)} != {tuple(pose.shape[:2])}.")
+                    raise ValueError(
+                        f"feature {i}: pose_joint_mask {tuple(joint_mask.shape)} != {tuple(pose.shape[:2])}."
+                    )
             joint_masks.append(joint_mask)
             lip = feature.get("lip_values")
             if lip is not None:
@@ -148,7 +149,9 @@ class SignLLMDataCollator:
         if present:
             width = present[0].shape[1:]
             if any(lip.shape[1:] != width for lip in present):
-                raise ValueError(f"lip_values disagree on their shape: {sorted({tuple(l.shape[1:]) for l in present})}.")
+                raise ValueError(
+                    f"lip_values disagree on their shape: {sorted({tuple(l.shape[1:]) for l in present})}."
+                )
             lip_values = torch.zeros((batch, frames, *width), dtype=torch.float32)
             lip_attention_mask = torch.zeros((batch, frames), dtype=torch.long)
             for i, (lip, mask) in enumerate(zip(lips, lip_masks)):

@@ -226,7 +226,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         path = candidate
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
-        raise ValueError(f"config file {path} must hold a mapping at the top level, got {type(data).__name__}.")
+        raise ValueError(f"config file {path} must hold a mapping at the top level, got {type(data).__name__}.")  # noqa: TRY004
     unknown = set(data) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"config file {path}: unknown top-level keys {sorted(unknown)}; allowed: {sorted(DEFAULTS)}.")

@@ -21,9 +21,8 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
-from torch.utils.data import Sampler
-
 from signllm.configuration_signllm import TASK_TO_ID
+from torch.utils.data import Sampler
 
 SLT_ID = TASK_TO_ID["slt"]
 SSA_ID = TASK_TO_ID["ssa"]

@@ -32,7 +32,6 @@ from typing import Any
 
 import torch
 import yaml
-
 from signllm.configuration_signllm import TASK_TO_ID
 from signllm.train.curriculum import (
     STAGES,
@@ -54,10 +53,21 @@ HUB_IGNORE = [f"{CHECKPOINTS}/*", f"{CHECKPOINTS}/**", "*.jsonl", "runs/*"]
 # ------------------------------------------------------------------------------------------------------ CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage", choices=list(STAGES), help="curriculum stage (or `stage:` in a config file)")
-    parser.add_argument("--config", action="append", default=[], metavar="YAML",
-                        help="override file(s), applied in order; a bare name looks in train/configs/")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="one override, value parsed as YAML, e.g. --set training.max_steps=500")
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="YAML",
+        help="override file(s), applied in order; a bare name looks in train/configs/",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="one override, value parsed as YAML, e.g. --set training.max_steps=500",
+    )
     parser.add_argument("--run-dir", help="stage N writes <run-dir>/stage<N> and starts from <run-dir>/stage<N-1>")
     parser.add_argument("--output-dir", help="write this stage here instead of <run-dir>/stage<N>")
     parser.add_argument("--init-from", help="start from this checkpoint folder instead of the previous stage")
@@ -65,8 +75,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval", nargs="+", metavar="DATASET", help="prepared dataset folder(s) for evaluation")
     parser.add_argument("--max-steps", type=int, help="shortcut for --set training.max_steps=N")
     parser.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints and start over")
-    parser.add_argument("--push-to-hub", metavar="REPO_ID",
-                        help="upload the finished folder with huggingface_hub (without checkpoints/)")
+    parser.add_argument(
+        "--push-to-hub",
+        metavar="REPO_ID",
+        help="upload the finished folder with huggingface_hub (without checkpoints/)",
+    )
     parser.add_argument("--hub-token", default=None, help="token for --push-to-hub (default: the cached login)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--data-order-log", help=argparse.SUPPRESS)  # tests: record the indices of every batch
@@ -141,7 +154,9 @@ def build_model(config: dict[str, Any], stage: Stage):
             raise ValueError(f"stage {stage.name} starts from {init_from}, which holds no trained model{hint}.")
         return SignLLMForConditionalGeneration.from_pretrained(init_from)
     model_config = SignLLMConfig.from_preset(config["model"]["preset"], **config["model"]["overrides"])
-    backbones = {m: config["model"][f"{m}_encoder_from"] for m in ("pose", "lip") if config["model"][f"{m}_encoder_from"]}
+    backbones = {
+        m: config["model"][f"{m}_encoder_from"] for m in ("pose", "lip") if config["model"][f"{m}_encoder_from"]
+    }
     return SignLLMForConditionalGeneration.from_components(model_config, backbone_checkpoints=backbones)
 
 
@@ -256,11 +271,10 @@ def train_stage(
 ) -> dict[str, Any]:
     """Run one curriculum stage end to end; returns the final metrics. ``train_windows`` / ``eval_windows``
     bypass ``config["data"]`` (Python API: any sequence of ready-made windows)."""
-    from transformers import set_seed
-    from transformers.trainer_utils import get_last_checkpoint
-
     from signllm.train.collator import SignLLMDataCollator
     from signllm.train.slt_trainer import SignLLMSeq2SeqTrainer, slt_metric_function, ssa_metric_function
+    from transformers import set_seed
+    from transformers.trainer_utils import get_last_checkpoint
 
     stage = get_stage(config["stage"])
     output_dir = Path(config["output_dir"])
@@ -292,8 +306,7 @@ def train_stage(
         args=args,
         train_dataset=train_dataset,
         eval_dataset=eval_datasets or None,
-        data_collator=SignLLMDataCollator(pad_token_id=processor.tokenizer.pad_token_id or 0,
-                                          return_sample_index=True),  # fmt: skip
+        data_collator=SignLLMDataCollator(pad_token_id=processor.tokenizer.pad_token_id or 0, return_sample_index=True),
         processing_class=processor,
         slt_fraction=config["data"]["slt_fraction"],
         metric_functions={"slt": slt_metric_function(processor), "ssa": ssa_metric_function(processor)},
@@ -326,7 +339,9 @@ def export_folder(trainer, processor, config, stage: Stage, metrics, push_to_hub
     model.save_pretrained(output_dir)  # safetensors by default; copies the modeling files and writes auto_map
     processor.save_pretrained(output_dir)
     counts = trainable_report(model)
-    card_metrics = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and k.startswith(("eval_", "train_loss"))}
+    card_metrics = {
+        k: v for k, v in metrics.items() if isinstance(v, (int, float)) and k.startswith(("eval_", "train_loss"))
+    }
     write_model_card(
         output_dir,
         config,

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from signllm.configuration_signllm import TASK_TO_ID, TASKS
 from signllm.keypoint_layout import normalize_keypoints
 

@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import EvalPrediction, Seq2SeqTrainer
-
 from signllm.train.curriculum import freeze_frozen_module_state
 from signllm.train.sampler import MultitaskSampler
+from transformers import EvalPrediction, Seq2SeqTrainer
 
 GENERATION_INPUTS = ("pose_values", "pose_attention_mask", "pose_joint_mask", "lip_values", "lip_attention_mask",
                      "input_ids", "attention_mask")  # fmt: skip
@@ -91,7 +90,9 @@ class SignLLMSeq2SeqTrainer(Seq2SeqTrainer):
                 task = name
         if not isinstance(eval_dataset if eval_dataset is not None else self.eval_dataset, dict):
             self.compute_metrics = self.metric_functions.get(task)
-        return super().evaluate(eval_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix, **gen_kwargs)
+        return super().evaluate(
+            eval_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix, **gen_kwargs
+        )
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
         inputs = {k: v for k, v in inputs.items() if k not in BOOKKEEPING_KEYS}

@@ -111,7 +111,11 @@ def measure(model, batch_sizes: list[int], num_frames: int, device: torch.device
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
-        autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else torch.autocast(device.type, enabled=False)
+        autocast = (
+            torch.autocast(device.type, dtype=dtype)
+            if dtype is not None
+            else torch.autocast(device.type, enabled=False)
+        )
         with saved_activation_bytes(model) as saved, autocast:
             loss = model(**batch).loss
         loss.backward()
@@ -183,8 +187,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--frames", type=int, default=None, help="window length (default: the preset's)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--dtype", default="bf16" if cuda else "fp32", choices=["bf16", "fp16", "fp32"])
-    parser.add_argument("--estimate", action="store_true",
-                        help="no GPU: estimate the preset's per-sample memory from shallow-T5 CPU measurements")
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="no GPU: estimate the preset's per-sample memory from shallow-T5 CPU measurements",
+    )
     parser.add_argument("--output", help="also write the JSON summary here")
     args = parser.parse_args(argv)
 
