@@ -9,10 +9,13 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
+import warnings
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+import transformers
 from torch import nn
 from transformers import AutoModelForSeq2SeqLM, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
@@ -25,6 +28,7 @@ from .modeling_backbones import SignLLMLipEncoder, SignLLMPoseEncoder
 from .modeling_lip_reader import SignLLMLipReader
 from .modeling_perceiver import SignLLMPerceiverResampler
 
+TESTED_TRANSFORMERS = ("5.0", "6.0")  # [low, high) range the remote code is tested with
 SSA_ID = TASK_TO_ID["ssa"]
 NUM_SSA_DIGITS = 6  # "sss eee"
 
@@ -72,6 +76,19 @@ def soft_decoding_l1(logits: torch.Tensor, labels: torch.Tensor, digit_token_ids
     target_ids = labels.gather(1, positions)
     target = (target_ids[..., None] == digit_token_ids).float().argmax(-1).to(expected.dtype)
     return (expected - target).abs().mean(-1)
+
+
+def _warn_if_untested_transformers(version: str | None = None) -> None:
+    """Remote code runs against whatever transformers the user has: warn (not fail) outside the tested range."""
+    version = version or transformers.__version__
+    major_minor = tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+    low, high = (tuple(int(part) for part in bound.split(".")) for bound in TESTED_TRANSFORMERS)
+    if not low <= major_minor < high:
+        warnings.warn(
+            f"SignLLM is tested with transformers >={TESTED_TRANSFORMERS[0]},<{TESTED_TRANSFORMERS[1]}; found "
+            f"{version}. Loading or generation may fail.",
+            stacklevel=3,
+        )
 
 
 class SignLLMPreTrainedModel(PreTrainedModel):
@@ -131,6 +148,7 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
     """
 
     def __init__(self, config: SignLLMConfig):
+        _warn_if_untested_transformers()
         super().__init__(config)
         self.pose_encoder = SignLLMPoseEncoder(config.pose_config) if config.use_pose else None
         use_reader = config.use_lip and config.lip_config.use_lip_reader

@@ -3,6 +3,8 @@ generation, freezing, gradient checkpointing, pretrained-part loading and the me
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -230,3 +232,13 @@ def test_load_backbone_from_islr_classifier_checkpoint(tmp_path):
     model.load_backbone(tmp_path / "islr", "pose")
     for key, value in classifier.pose_encoder.state_dict().items():
         torch.testing.assert_close(model.pose_encoder.state_dict()[key], value)
+
+
+def test_untested_transformers_version_warns():
+    from signllm.modeling_signllm import _warn_if_untested_transformers
+
+    with pytest.warns(UserWarning, match="tested with transformers"):
+        _warn_if_untested_transformers("4.46.0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_if_untested_transformers("5.24.0.dev0")  # inside the range: silent
