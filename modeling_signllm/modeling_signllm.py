@@ -138,11 +138,15 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
     Example:
 
     ```python
-    >>> from signllm import SignLLMConfig, SignLLMForConditionalGeneration, SignLLMProcessor
+    >>> from transformers import ByT5Tokenizer
+    >>> from signllm.configuration_signllm import SignLLMConfig
+    >>> from signllm.modeling_signllm import SignLLMForConditionalGeneration
+    >>> from signllm.processing_signllm import SignLLMProcessor
     >>> config = SignLLMConfig.from_preset("tiny")
-    >>> model = SignLLMForConditionalGeneration(config)
-    >>> batch = processor(pose=keypoints, task="slt")  # keypoints: (t, 203, 3) or MediaPipe holistic
-    >>> ids = model.generate(**batch, num_beams=5)
+    >>> model = SignLLMForConditionalGeneration(config).eval()
+    >>> processor = SignLLMProcessor(ByT5Tokenizer(), num_frames=config.num_frames, lip_feature_size=24)
+    >>> batch = processor(pose="clip.pose", truncation="center")  # or (t, 203, 3) / holistic (t, 543, 3) arrays
+    >>> ids = model.generate(**batch)  # beam search, 5 beams (generation_config)
     >>> processor.batch_decode(ids)
     ```
     """
