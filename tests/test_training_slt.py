@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import torch
@@ -55,6 +56,30 @@ def _changed(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], group: str)
     return sum(not torch.equal(a[n], b[n]) for n in names), len(names)
 
 
+class LocalHub:
+    """``huggingface_hub.HfApi``'s two calls used by ``--push-to-hub``, writing to a local folder (never the network)."""
+
+    calls: ClassVar[list[tuple]] = []
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def create_repo(self, repo_id, repo_type, private, exist_ok):
+        LocalHub.calls.append(("create_repo", repo_id, private))
+        (self.root / repo_id).mkdir(parents=True, exist_ok=exist_ok)
+
+    def upload_folder(self, folder_path, repo_id, repo_type, commit_message, ignore_patterns):
+        from huggingface_hub.utils import filter_repo_objects
+
+        LocalHub.calls.append(("upload_folder", repo_id))
+        files = [p.relative_to(folder_path).as_posix() for p in Path(folder_path).rglob("*") if p.is_file()]
+        for name in filter_repo_objects(files, ignore_patterns=ignore_patterns):
+            target = self.root / repo_id / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes((Path(folder_path) / name).read_bytes())
+        return commit_message
+
+
 @pytest.fixture(scope="module")
 def curriculum(tmp_path_factory):
     root = tmp_path_factory.mktemp("slt")
@@ -65,8 +90,12 @@ def curriculum(tmp_path_factory):
     stages["2"] = _train("2", run_dir, data, max_steps=2)
     stages["3"] = _train("3", run_dir, data, max_steps=2)
     new_language = prepare_corpus(make_folder_corpus(root / "new_language", seed=7), root / "new_prepared")
-    stages["finetune"] = _train("finetune", run_dir, new_language, "--config", "finetune_folder", "--config",
-                                "tiny_debug", "--set", "push_to_hub.repo_id=me/signllm-tiny-new", max_steps=2)  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:  # --push-to-hub through huggingface_hub, offline
+        import huggingface_hub
+
+        patch.setattr(huggingface_hub, "HfApi", lambda token=None: LocalHub(root / "hub"))
+        stages["finetune"] = _train("finetune", run_dir, new_language, "--config", "finetune_folder", "--config",
+                                    "tiny_debug", "--push-to-hub", "me/signllm-tiny-new", max_steps=2)  # fmt: skip
     return root, stages
 
 
@@ -142,30 +171,13 @@ def test_exported_folder_is_hub_ready(curriculum):
     assert type(processor).__name__ == "SignLLMProcessor" and processor.num_frames == 16
 
 
-def test_push_to_hub_uploads_the_folder_without_checkpoints(curriculum, tmp_path):
-    from signllm.train.slt import push_folder
-
-    _, stages = curriculum
-
-    class LocalHub:  # huggingface_hub.HfApi's two calls, writing to a local folder instead of the network
-        def create_repo(self, repo_id, repo_type, private, exist_ok):
-            (tmp_path / repo_id).mkdir(parents=True, exist_ok=exist_ok)
-
-        def upload_folder(self, folder_path, repo_id, repo_type, commit_message, ignore_patterns):
-            from huggingface_hub.utils import filter_repo_objects
-
-            files = [p.relative_to(folder_path).as_posix() for p in Path(folder_path).rglob("*") if p.is_file()]
-            for name in filter_repo_objects(files, ignore_patterns=ignore_patterns):
-                target = tmp_path / repo_id / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes((Path(folder_path) / name).read_bytes())
-            return commit_message
-
-    push_folder(stages["finetune"], "me/signllm-tiny-new", api=LocalHub())
-    uploaded = {p.relative_to(tmp_path / "me/signllm-tiny-new").as_posix()
-                for p in (tmp_path / "me/signllm-tiny-new").rglob("*") if p.is_file()}  # fmt: skip
-    assert {"model.safetensors", "config.json", "README.md", "modeling_signllm.py"} <= uploaded
+def test_push_to_hub_uploads_the_folder_without_checkpoints(curriculum):
+    root, _ = curriculum  # the fixture's finetune stage ran with --push-to-hub against LocalHub
+    repo = root / "hub" / "me" / "signllm-tiny-new"
+    uploaded = {p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()}
+    assert {"model.safetensors", "config.json", "README.md", "modeling_signllm.py", "processor_config.json"} <= uploaded
     assert not any(name.startswith("checkpoints/") for name in uploaded)
+    assert LocalHub.calls == [("create_repo", "me/signllm-tiny-new", True), ("upload_folder", "me/signllm-tiny-new")]
 
 
 def test_kill_and_resume_replays_the_same_steps_and_data(curriculum, tmp_path):
