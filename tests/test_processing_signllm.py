@@ -173,3 +173,14 @@ def test_pose_format_files(processor):
     assert batch["pose_joint_mask"][0, :, 33:161].float().mean() > 0.5  # face found
     with pytest.raises(ValueError, match="Reduced|unsupported"):
         processor(pose=str(shared_data_path("pose_format_samples", "mediapipe.pose")))
+
+
+def test_npz_written_by_the_extraction_tools(processor, tmp_path):
+    keypoint_io = pytest.importorskip("signllm.processing.keypoint_io")
+    pose, mask = fake_pose(40, missing_hand_frames=3)
+    keypoint_io.write_npz(tmp_path / "clip.npz", keypoint_io.KeypointSequence(values=pose, mask=mask, fps=50.0))
+    from_file = processor(pose=str(tmp_path / "clip.npz"))
+    from_array = processor(pose={"values": pose, "mask": mask, "fps": 50.0})
+    assert int(from_file["pose_attention_mask"].sum()) == 20  # resampled from 50 to 25 fps
+    assert bool((from_file["pose_values"] == from_array["pose_values"]).all())
+    assert bool((from_file["pose_joint_mask"] == from_array["pose_joint_mask"]).all())
