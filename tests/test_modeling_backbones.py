@@ -193,3 +193,41 @@ def test_real_gislr_clip_with_missing_hands():
     output = encoder(values_t, torch.ones(1, frames), torch.from_numpy(mask)[None])
     assert torch.isfinite(output.pooled).all()
     assert encoder.dense_features(values_t, None, torch.from_numpy(mask)[None])[0].shape == (1, frames // 2, 32)
+
+
+def _load_benchmark():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent / "benchmarks" / "bench_backbones.py"
+    spec = importlib.util.spec_from_file_location("bench_backbones", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, path
+
+
+def test_benchmark_cost_and_throughput_on_the_tiny_preset(capsys):
+    """Fast in-process smoke test of tests/benchmarks/bench_backbones.py parts (a) and (c)."""
+    bench, _ = _load_benchmark()
+    config = SignLLMConfig.from_preset("tiny")
+    costs = bench.report_costs(config, "tiny", lip_reader=False)
+    assert costs["pose_clip_flops"] > 0
+    bench.report_throughput(config, costs["pose_clip_flops"], frames=16, naive_windows=2, repeats=1, matmul_size=256)
+    out = capsys.readouterr().out
+    for expected in ("(a) cost", "pose backbone", "(c) CPU inference", "efficiency"):
+        assert expected in out
+
+
+@pytest.mark.slow
+def test_benchmark_script_runs_on_the_tiny_preset():
+    """The whole script, memory subprocesses included (slow: several interpreter starts)."""
+    import subprocess
+    import sys
+
+    _, script = _load_benchmark()
+    command = [sys.executable, str(script), "--preset", "tiny", "--frames", "32", "--memory-frames", "16", "32",
+               "--naive-windows", "2", "--repeats", "1"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for expected in ("(a) cost", "(b) peak training memory", "ratio", "(c) CPU inference"):
+        assert expected in result.stdout

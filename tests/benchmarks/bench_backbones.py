@@ -8,8 +8,9 @@ Prints, in one run:
     (torch.utils.flop_counter), next to the paper's 0.53 / 0.52 "GFLOPs" (read as MACs per frame, §7);
 (b) peak training memory (forward + backward, one sample) of the two dense-feature schemes: the whole backbone on
     every 24-frame window ("per-window") versus AGCN once + windowed Conformer ("sliding"). Each scheme runs in
-    its own subprocess; CPU peak = ru_maxrss growth over the process's state before the forward, CUDA peak =
-    torch.cuda.max_memory_allocated growth. On CPU the per-window scheme at 500 frames needs tens of GB, so it
+    its own subprocess; CPU peak = growth of the peak RSS (VmHWM, reset through /proc/self/clear_refs after a
+    malloc_trim) over the RSS before the forward; CUDA peak = torch.cuda.max_memory_allocated growth. Parameters
+    and optimiser state are excluded (the same for both schemes). On CPU the per-window scheme at 500 frames needs tens of GB, so it
     is measured at two shorter lengths and extrapolated linearly in the number of windows (both schemes are
     linear in t);
 (c) CPU inference throughput (500-frame samples/s) of both schemes and the hardware efficiency: achieved FLOP/s
@@ -19,8 +20,9 @@ Prints, in one run:
 from __future__ import annotations
 
 import argparse
+import ctypes
+import gc
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -62,7 +64,7 @@ def pose_inputs(frames: int, batch: int = 1, device: str = "cpu") -> tuple[torch
     return values.to(device), torch.ones(batch, frames, device=device)
 
 
-def report_costs(config: SignLLMConfig) -> dict[str, float]:
+def report_costs(config: SignLLMConfig, preset: str, lip_reader: bool = True) -> dict[str, float]:
     """(a) cost per frame and per clip; returns the counted FLOPs used by (c)."""
     clip = config.pose_config.clip_length
     pose = SignLLMPoseEncoder(config.pose_config).eval()
@@ -74,6 +76,8 @@ def report_costs(config: SignLLMConfig) -> dict[str, float]:
         rows = [("pose backbone", pose_clip, "pose"), ("  of which AGCN encoders", articulators, None),
                 ("lip backbone (Conformer on 768-d features)", lip_clip, None)]  # fmt: skip
         try:  # the frozen Auto-AVSR lip reader belongs to the paper's lip cost (its own stream builds it)
+            if not lip_reader:
+                raise ImportError("skipped")
             from signllm.modeling_lip_reader import SignLLMLipReader
 
             reader = SignLLMLipReader(config.lip_config.lip_reader_config).eval()
@@ -82,7 +86,7 @@ def report_costs(config: SignLLMConfig) -> dict[str, float]:
                      ("lip backbone + lip reader", reader_clip + lip_clip, "lip")]  # fmt: skip
         except (ImportError, AttributeError, TypeError) as error:
             print(f"(lip reader not counted: {type(error).__name__}: {error})")
-    print(f"\n(a) cost at the paper preset (C_in {config.pose_config.agcn_in_channels}, "
+    print(f"\n(a) cost at the {preset} preset (C_in {config.pose_config.agcn_in_channels}, "
           f"AGCN {config.pose_config.agcn_channels}, C {config.pose_config.articulator_hidden_size}, "
           f"D {config.pose_config.hidden_size}; {clip}-frame clip, batch 1)")  # fmt: skip
     print(f"{'module':46s} {'GFLOPs/clip':>12s} {'GFLOPs/frame':>13s} {'GMACs/frame':>12s} {'paper GMACs/frame':>18s}")
@@ -94,10 +98,27 @@ def report_costs(config: SignLLMConfig) -> dict[str, float]:
     return {"pose_clip_flops": pose_clip}
 
 
-def memory_worker(scheme: str, frames: int, device: str) -> None:
+def _rss_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith(field)).split()[1])
+
+
+def _reset_cpu_peak() -> int:
+    """Return unused heap to the OS, reset the peak-RSS counter (Linux ``clear_refs`` 5); returns RSS in bytes."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # freed-but-cached heap would hide part of the new peak
+    except (OSError, AttributeError):
+        pass
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+    return _rss_kib("VmRSS:") * 1024
+
+
+def memory_worker(scheme: str, frames: int, device: str, preset: str) -> None:
     """Child process: one training step (forward + backward) of one scheme; prints peak memory growth as JSON."""
     torch.manual_seed(0)
-    config = SignLLMConfig.from_preset("paper")
+    config = SignLLMConfig.from_preset(preset)
     model = SignLLMPoseEncoder(config.pose_config).to(device).train()
     values, mask = pose_inputs(frames, device=device)
     dense = model.dense_features if scheme == "sliding" else model.dense_features_per_window
@@ -106,28 +127,29 @@ def memory_worker(scheme: str, frames: int, device: str) -> None:
         torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated()
     else:
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+        before = _reset_cpu_peak()
     features, _ = dense(values, mask)
     features.square().mean().backward()
     if device == "cuda":
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated() - before
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+        peak = _rss_kib("VmHWM:") * 1024 - before
     print(json.dumps({"scheme": scheme, "frames": frames, "peak_bytes": peak}))
 
 
-def measure_memory(scheme: str, frames: int, device: str) -> float:
-    command = [sys.executable, __file__, "--memory-worker", scheme, "--frames", str(frames), "--device", device]
+def measure_memory(scheme: str, frames: int, device: str, preset: str) -> float:
+    command = [sys.executable, __file__, "--memory-worker", scheme, "--frames", str(frames), "--device", device,
+               "--preset", preset]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"memory worker failed ({scheme}, {frames} frames):\n{result.stderr[-2000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])["peak_bytes"]
 
 
-def report_memory(device: str, lengths: list[int], target: int) -> None:
-    print(f"\n(b) peak training memory (forward + backward, batch 1, paper preset, {device})")
-    peaks = {scheme: [measure_memory(scheme, t, device) for t in lengths] for scheme in ("per-window", "sliding")}
+def report_memory(device: str, lengths: list[int], target: int, preset: str) -> None:
+    print(f"\n(b) peak training memory (forward + backward, batch 1, {preset} preset, {device})")
+    peaks = {s: [measure_memory(s, t, device, preset) for t in lengths] for s in ("per-window", "sliding")}
     for index, t in enumerate(lengths):
         per_window, sliding = peaks["per-window"][index], peaks["sliding"][index]
         print(f"  {t:4d} frames: per-window {per_window / 2**30:7.2f} GiB   sliding {sliding / 2**30:6.2f} GiB   "
@@ -140,12 +162,14 @@ def report_memory(device: str, lengths: list[int], target: int) -> None:
     print("  paper (A6000, 500 frames): 29.6 GB vs 5.6 GB = 5.3x")
 
 
-def report_throughput(config: SignLLMConfig, pose_clip_flops: int, frames: int, naive_windows: int, repeats: int):
+def report_throughput(
+    config: SignLLMConfig, pose_clip_flops: int, frames: int, naive_windows: int, repeats: int, matmul_size: int = 2048
+) -> None:
     """(c) inference throughput of both schemes on the CPU and hardware efficiency vs a large matmul."""
     model = SignLLMPoseEncoder(config.pose_config).eval()
     values, mask = pose_inputs(frames)
     num_windows = frames // config.pose_config.clip_stride
-    peak = matmul_flops_per_second()
+    peak = matmul_flops_per_second(matmul_size)
     with torch.no_grad():
         sliding_flops = count_flops(model.dense_features, values, mask)
         sliding_time = best_time(lambda: model.dense_features(values, mask), repeats)
@@ -153,7 +177,7 @@ def report_throughput(config: SignLLMConfig, pose_clip_flops: int, frames: int, 
         clips = pose_inputs(config.pose_config.clip_length, batch=naive_windows)
         naive_time = best_time(lambda: model(*clips), max(1, repeats - 1)) * num_windows / naive_windows
     naive_flops = pose_clip_flops * num_windows
-    peak_after = matmul_flops_per_second()
+    peak_after = matmul_flops_per_second(matmul_size)
     peak = max(peak, peak_after)
     print(f"\n(c) CPU inference throughput, {frames}-frame samples, {torch.get_num_threads()} threads; "
           f"large fp32 matmul: {peak / 1e9:.1f} GFLOP/s")
@@ -169,21 +193,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device for the memory comparison")
     parser.add_argument("--memory-frames", type=int, nargs="+", default=None,
-                        help="lengths for (b); default 500 on CUDA, 48 96 (extrapolated to 500) on CPU")  # fmt: skip
+                        help="lengths for (b); default --frames on CUDA, 24 48 (extrapolated to --frames) on CPU")  # fmt: skip
     parser.add_argument("--frames", type=int, default=500)
     parser.add_argument("--naive-windows", type=int, default=16, help="windows timed for the per-window scheme")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--preset", default="paper", choices=["paper", "tiny"], help="tiny: smoke test only")
     parser.add_argument("--skip", nargs="*", default=[], choices=["costs", "memory", "throughput"])
     parser.add_argument("--memory-worker", choices=["sliding", "per-window"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_worker:
-        memory_worker(args.memory_worker, args.frames, args.device)
+        memory_worker(args.memory_worker, args.frames, args.device, args.preset)
         return
-    config = SignLLMConfig.from_preset("paper")
-    costs = report_costs(config) if "costs" not in args.skip or "throughput" not in args.skip else {}
+    config = SignLLMConfig.from_preset(args.preset)
+    costs = report_costs(config, args.preset) if "costs" not in args.skip or "throughput" not in args.skip else {}
     if "memory" not in args.skip:
-        lengths = args.memory_frames or ([args.frames] if args.device == "cuda" else [48, 96])
-        report_memory(args.device, lengths, args.frames)
+        lengths = args.memory_frames or ([args.frames] if args.device == "cuda" else [24, 48])
+        report_memory(args.device, lengths, args.frames, args.preset)
     if "throughput" not in args.skip:
         report_throughput(config, costs["pose_clip_flops"], args.frames, args.naive_windows, args.repeats)
 
