@@ -20,7 +20,8 @@ def test_paper_preset_derived_sizes():
     assert config.resampler_config.input_size == config.pose_config.hidden_size + config.lip_config.hidden_size
     assert config.num_dense_features == 250
     assert config.num_visual_tokens == 122
-    assert config.pose_config.agcn_channels == [128, 64, 96, 128]
+    c_in = config.pose_config.agcn_in_channels  # multipliers x2, x1, x1.5, x2 compound to 6 * C_in per joint
+    assert config.pose_config.agcn_channels == [2 * c_in, 2 * c_in, 3 * c_in, 6 * c_in]
     assert (config.dora_r, config.dora_alpha) == (32, 64)
 
 
