@@ -27,6 +27,29 @@ class _ChannelsLastBatchNorm(nn.BatchNorm1d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x.reshape(-1, x.shape[-1])).view(x.shape)
 
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Eval-mode ``(scale, shift)`` with ``bn(y) = y · scale + shift``; ``None`` while training."""
+        if self.training or not self.track_running_stats:
+            return None
+        scale = self.weight * torch.rsqrt(self.running_var + self.eps)
+        return scale, self.bias - self.running_mean * scale
+
+
+class _LinearBatchNorm(nn.Module):
+    """Linear (1×1 conv) + BN over the last axis; in eval the BN is folded into the Linear (exact, one pass less)."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.linear = nn.Linear(in_channels, out_channels)
+        self.batch_norm = _ChannelsLastBatchNorm(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        folded = self.batch_norm.folded()
+        if folded is None:
+            return self.batch_norm(self.linear(x))
+        scale, shift = folded
+        return F.linear(x, self.linear.weight * scale[:, None], self.linear.bias * scale + shift)
+
 
 class SignLLMAdaptiveGraphConv(nn.Module):
     """Graph conv with adjacency ``A_k + B_k + C_k`` per subset k (2s-AGCN ``unit_gcn``), then BN.
@@ -68,8 +91,15 @@ class SignLLMAdaptiveGraphConv(nn.Module):
         k, o = self.num_subsets, self.out_channels
         graph = self.adjacency + self.graph_offset + self.data_graph(x, frame_mask)  # (n, k, v, w)
         graph = graph.permute(0, 3, 2, 1).reshape(n, 1, v, v * k)  # (n, 1, w, (v k))
-        mixed = self.project(x).view(n, t, v * k, o)  # ((v k), o) rows per frame
-        return self.batch_norm(torch.matmul(graph, mixed))  # (n, t, w, o)
+        folded = self.batch_norm.folded()
+        if folded is None:
+            mixed = self.project(x).view(n, t, v * k, o)  # ((v k), o) rows per frame
+            return self.batch_norm(torch.matmul(graph, mixed))  # (n, t, w, o)
+        # eval: BN scale folded into W_k, its shift written by the batched matmul itself (beta = 1)
+        scale, shift = folded
+        mixed = F.linear(x, self.project.weight * scale.repeat(k)[:, None]).view(n * t, v * k, o)
+        graph = graph.expand(n, t, v, v * k).reshape(n * t, v, v * k)
+        return torch.baddbmm(shift.view(1, 1, o), graph, mixed).view(n, t, v, o)
 
 
 class SignLLMSqueezeExcitation(nn.Module):
@@ -105,14 +135,13 @@ class SignLLMTemporalConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (n, t, v, c) viewed as NCHW (n, c, t, v) is already channels-last: oneDNN runs it without copies
         x = x.permute(0, 3, 1, 2)
-        if self.training or not self.batch_norm.track_running_stats:
+        folded = self.batch_norm.folded()
+        if folded is None:
             return self.batch_norm(self.conv(x).permute(0, 2, 3, 1))
         # eval: fold the BN into the conv (exact), saving one full pass over the activations
-        bn = self.batch_norm
-        scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+        scale, shift = folded
         weight = self.conv.weight * scale[:, None, None, None]
-        bias = (self.conv.bias - bn.running_mean) * scale + bn.bias
-        return F.conv2d(x, weight, bias, padding=self.conv.padding).permute(0, 2, 3, 1)
+        return F.conv2d(x, weight, self.conv.bias * scale + shift, padding=self.conv.padding).permute(0, 2, 3, 1)
 
 
 class SignLLMAGCNLayer(nn.Module):
@@ -136,7 +165,7 @@ class SignLLMAGCNLayer(nn.Module):
         self.squeeze_excitation = SignLLMSqueezeExcitation(out_channels)
         self.temporal_conv = SignLLMTemporalConv(out_channels, out_channels, temporal_kernel_size)
         if in_channels != out_channels:
-            self.residual = nn.Sequential(nn.Linear(in_channels, out_channels), _ChannelsLastBatchNorm(out_channels))
+            self.residual = _LinearBatchNorm(in_channels, out_channels)
         else:
             self.residual = nn.Identity()
 

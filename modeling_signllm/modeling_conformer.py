@@ -61,8 +61,10 @@ class SignLLMConformerSelfAttention(nn.Module):
         x = self.layer_norm(x)
         qkv = self.to_qkv(x).view(b, t, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]  # (b, h, t, dh)
-        scores = torch.matmul(q * (1.0 / math.sqrt(self.head_dim)), k.transpose(-1, -2))
-        if padding_mask is not None:  # in place: the matmul output is not needed by its backward
+        # in place on the fresh (b, h, t, t) scores (smaller than q when t < head_dim): matmul's backward does not
+        # need its output
+        scores = torch.matmul(q, k.transpose(-1, -2)).mul_(1.0 / math.sqrt(self.head_dim))
+        if padding_mask is not None:
             scores.masked_fill_(padding_mask[:, None, None, :], torch.finfo(scores.dtype).min)
         attention = scores.softmax(dim=-1)
         context = torch.matmul(self.attention_dropout(attention), v)
@@ -127,12 +129,12 @@ class SignLLMConformerBlock(nn.Module):
         self.final_layer_norm = nn.LayerNorm(hidden_size, eps=layer_norm_eps)
 
     def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        x = x + 0.5 * self.ffn_in(x)
+        x = torch.add(x, self.ffn_in(x), alpha=0.5)  # macaron ½-residual in one pass
         residual = x
         attended, attention = self.self_attention(x, padding_mask)
         x = residual + attended
         x = x + self.conv_module(x, padding_mask)
-        x = x + 0.5 * self.ffn_out(x)
+        x = torch.add(x, self.ffn_out(x), alpha=0.5)
         return self.final_layer_norm(x), attention
 
 

@@ -104,3 +104,22 @@ def test_eval_temporal_conv_folds_batch_norm_exactly():
     conv.eval()
     unfolded = conv.batch_norm(conv.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
     torch.testing.assert_close(conv(x), unfolded, atol=1e-5, rtol=1e-4)
+
+
+def test_eval_graph_conv_and_residual_fold_batch_norm_exactly():
+    torch.manual_seed(0)
+    layer = SignLLMAGCNLayer(6, 10, hand_adjacency())
+    for bn in (layer.graph_conv.batch_norm, layer.residual.batch_norm):
+        with torch.no_grad():
+            bn.running_mean.normal_()
+            bn.running_var.uniform_(0.5, 2.0)
+            bn.weight.normal_()
+            bn.bias.normal_()
+    layer.eval()
+    x = torch.randn(2, 9, 21, 6)
+    graph_conv = layer.graph_conv
+    graph = graph_conv.adjacency + graph_conv.graph_offset + graph_conv.data_graph(x, None)
+    unfolded = graph_conv.batch_norm(torch.einsum("nkvw,ntvko->ntwo", graph, graph_conv.project(x).view(2, 9, 21, 3, 10)))
+    torch.testing.assert_close(graph_conv(x), unfolded, atol=1e-5, rtol=1e-4)
+    residual = layer.residual
+    torch.testing.assert_close(residual(x), residual.batch_norm(residual.linear(x)), atol=1e-5, rtol=1e-4)
