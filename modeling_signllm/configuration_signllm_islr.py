@@ -8,7 +8,7 @@ then initialise the backbones of [`SignLLMForConditionalGeneration`]. Values mar
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from transformers import PretrainedConfig
 
@@ -64,11 +64,11 @@ class SignLLMClassificationConfig(PretrainedConfig):
 
     model_type = "signllm_islr"
     # only the logits go to Trainer.compute_metrics; the loss terms are logged separately
-    keys_to_ignore_at_inference = [
+    keys_to_ignore_at_inference: ClassVar[list[str]] = [
         "classification_loss", "articulator_loss", "contrastive_loss", "pooled_output", "articulator_logits",
         "attentions",
     ]  # fmt: skip
-    sub_configs = {"pose_config": SignLLMPoseEncoderConfig, "lip_config": SignLLMLipEncoderConfig}
+    sub_configs: ClassVar[dict[str, type]] = {"pose_config": SignLLMPoseEncoderConfig, "lip_config": SignLLMLipEncoderConfig}
 
     def __init__(
         self,

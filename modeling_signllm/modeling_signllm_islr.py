@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -28,7 +29,6 @@ from .configuration_signllm_islr import SignLLMClassificationConfig
 from .keypoint_layout import ARTICULATORS
 from .modeling_backbones import SignLLMLipEncoder, SignLLMPoseEncoder
 from .modeling_conformer import SignLLMConformer, attentive_pooling
-
 
 
 # ----------------------------------------------------------------------------------------------------------- losses
@@ -198,7 +198,7 @@ class SignLLMClassificationPreTrainedModel(PreTrainedModel):
     base_model_prefix = "signllm"
     main_input_name = "pose_values"
     supports_gradient_checkpointing = False
-    _no_split_modules = ["SignLLMConformerBlock"]
+    _no_split_modules: ClassVar[list[str]] = ["SignLLMConformerBlock"]
 
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, nn.Linear) and getattr(module, "_signllm_head", False):

@@ -4,8 +4,6 @@ import math
 
 import pytest
 import torch
-from torch.nn import functional as F
-
 from signllm.modeling_signllm_islr import (
     articulator_auxiliary_loss,
     build_label_text_embeddings,
@@ -13,6 +11,7 @@ from signllm.modeling_signllm_islr import (
     label_contrastive_loss,
     late_fusion,
 )
+from torch.nn import functional as F
 
 LOG = math.log
 

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 from conftest import shared_data_path
-
 from signllm.configuration_signllm_islr import SignLLMClassificationConfig
 from signllm.modeling_backbones import SignLLMPoseEncoder
 from signllm.modeling_signllm_islr import SignLLMForSignClassification

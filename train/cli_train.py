@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     subparsers = parser.add_subparsers(dest="train_command", metavar="{" + ",".join(available) + "}")
     subparsers.required = True
     for name in available:
-        module_name, add_name, run_name, help_text = SUBCOMMANDS[name]
+        _, add_name, run_name, help_text = SUBCOMMANDS[name]
         module = modules[name]
         sub = subparsers.add_parser(name, help=help_text, description=module.__doc__,
                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip

@@ -47,15 +47,14 @@ import torch
 import yaml
 from safetensors import safe_open
 from safetensors.torch import save_file
-from torch import nn
-from transformers import Trainer, TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
-
 from signllm.configuration_signllm_islr import SignLLMClassificationConfig
 from signllm.keypoint_layout import normalize_keypoints
 from signllm.modeling_signllm_islr import SignLLMForSignClassification, build_label_text_embeddings, late_fusion
 from signllm.train.curriculum import deep_update, parse_override
 from signllm.train.islr_metrics import islr_accuracy, make_compute_metrics
+from torch import nn
+from transformers import Trainer, TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +117,7 @@ def load_run_config(path: str | Path) -> dict[str, Any]:
         path = candidate
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
-        raise ValueError(f"config file {path} must hold a mapping, got {type(data).__name__}.")
+        raise ValueError(f"config file {path} must hold a mapping, got {type(data).__name__}.")  # noqa: TRY004
     unknown = set(data) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"config file {path}: unknown top-level keys {sorted(unknown)}; allowed: {sorted(DEFAULTS)}.")
@@ -302,8 +301,8 @@ class SignClipDataset(torch.utils.data.Dataset):
     def _span(self, array: np.ndarray, clip: SignClip) -> np.ndarray:
         if clip.start is None and clip.end is None:
             return array
-        first = int(round((clip.start or 0.0) * self.target_fps))
-        last = len(array) if clip.end is None else int(round(clip.end * self.target_fps))
+        first = round((clip.start or 0.0) * self.target_fps)
+        last = len(array) if clip.end is None else round(clip.end * self.target_fps)
         return array[max(first, 0) : max(last, first + 1)]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
@@ -355,7 +354,7 @@ def load_text_embedding_source(name: str, embedding_size: int):
     from transformers import AutoModel, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(name)
-    embeddings = AutoModel.from_pretrained(name, dtype=torch.float32).get_input_embeddings()
+    embeddings = AutoModel.from_pretrained(name, dtype="auto").get_input_embeddings()  # rows are cast to fp32 later
     if embeddings.weight.shape[1] != embedding_size:
         raise ValueError(f"{name} has {embeddings.weight.shape[1]}-d input embeddings; the config's "
                          f"text_embedding_size is {embedding_size}.")  # fmt: skip
@@ -430,9 +429,9 @@ def label_vocabulary(clips: Sequence[SignClip], label_map: str | None = None) ->
 def build_datasets(run: dict[str, Any], config: SignLLMClassificationConfig, label2id: dict[str, int], train_clips,
                    eval_clips) -> tuple[SignClipDataset, SignClipDataset | None]:  # fmt: skip
     data = run["data"]
-    common = dict(label2id=label2id, clip_length=config.clip_length, modalities=(config.modality,),
-                  target_fps=data["target_fps"], source_fps=data["source_fps"], long_clips=data["long_clips"],
-                  cache=data["cache"], seed=run["training"].get("seed", 0))  # fmt: skip
+    common = {"label2id": label2id, "clip_length": config.clip_length, "modalities": (config.modality,),
+              "target_fps": data["target_fps"], "source_fps": data["source_fps"], "long_clips": data["long_clips"],
+              "cache": data["cache"], "seed": run["training"].get("seed", 0)}  # fmt: skip
     train_set = SignClipDataset(train_clips, train=True, **common)
     eval_set = SignClipDataset(eval_clips, train=False, **common) if eval_clips else None
     return train_set, eval_set
@@ -582,7 +581,7 @@ def load_backbone_weights(model: nn.Module, path: str | Path, modalities: Sequen
     with safe_open(str(path), framework="pt") as handle:
         if (handle.metadata() or {}).get("format") != BACKBONE_FORMAT:
             raise ValueError(f"{path} is not a SignLLM backbone file (export it with export_backbone).")
-        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 (safe_open is not a dict)
     state = model.state_dict()
     loaded = []
     present = [m for m, prefix in BACKBONE_PREFIXES.items() if any(k.startswith(prefix) for k in tensors)]

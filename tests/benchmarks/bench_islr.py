@@ -15,7 +15,6 @@ import json
 import time
 
 import torch
-
 from signllm.configuration_signllm_islr import SignLLMClassificationConfig
 from signllm.modeling_signllm_islr import SignLLMForSignClassification
 
