@@ -225,6 +225,7 @@ def test_config_layers_and_errors(tmp_path):
     assert config["model"]["init_from"] == "runs/x/stage2" and config["output_dir"] == "runs/x/stage3"
     assert resolve_config(None, ["finetune_how2sign"])["data"]["slt_fraction"] == 1.0  # stage named by the file
     assert parse_override("a.b=[1, 2]") == {"a": {"b": [1, 2]}}
+    assert parse_override("training.learning_rate=1e-4") == {"training": {"learning_rate": 1e-4}}  # not "1e-4"
     with pytest.raises(ValueError, match="unknown stage"):
         resolve_config("4")
     with pytest.raises(ValueError, match="no stage"):

@@ -22,6 +22,7 @@ Run configs are nanoGPT-style layers: code defaults (``DEFAULTS``) ← ``configs
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,20 @@ def deep_update(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return out
 
 
+_SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def _yaml_numbers(value: Any) -> Any:
+    """YAML 1.1 (PyYAML) reads ``1e-4`` as a string; every config value written that way is meant as a float."""
+    if isinstance(value, dict):
+        return {key: _yaml_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_yaml_numbers(item) for item in value]
+    if isinstance(value, str) and _SCIENTIFIC.match(value.strip()):
+        return float(value)
+    return value
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
@@ -224,7 +239,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         if not candidate.is_file():
             raise ValueError(f"config file {path} not found (also looked for {candidate}).")
         path = candidate
-    data = yaml.safe_load(path.read_text()) or {}
+    data = _yaml_numbers(yaml.safe_load(path.read_text()) or {})
     if not isinstance(data, dict):
         raise ValueError(f"config file {path} must hold a mapping at the top level, got {type(data).__name__}.")  # noqa: TRY004
     unknown = set(data) - set(DEFAULTS)
@@ -238,7 +253,7 @@ def parse_override(text: str) -> dict[str, Any]:
     if "=" not in text:
         raise ValueError(f"override {text!r} must look like section.key=value.")
     dotted, raw = text.split("=", 1)
-    value: Any = yaml.safe_load(raw)
+    value: Any = _yaml_numbers(yaml.safe_load(raw))
     for key in reversed(dotted.strip().split(".")):
         value = {key: value}
     return value
