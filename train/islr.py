@@ -7,6 +7,9 @@ Exact command lines::
     # the paper's pose run (BOBSL-SIGN prepared by `signllm data prepare`), then the lip run
     signllm train islr --config islr_pose --set data.train=data/bobsl --set output_dir=runs/islr_pose
     signllm train islr --config islr_lip --set data.train=data/bobsl --set output_dir=runs/islr_lip
+    # the paper's loss ablation: every term (and articulator masking) has its own switch
+    signllm train islr --config islr_pose --set data.train=data/bobsl --set model.overrides.use_contrastive_loss=false \
+        --set model.overrides.use_articulator_loss=false --set model.overrides.use_articulator_masking=false
     # resume an interrupted run from its last checkpoint (same output_dir)
     signllm train islr --config islr_pose --set data.train=data/bobsl --resume
     # evaluate one classifier, or the late fusion of both (pose:lip logits 0.7:0.3)
