@@ -151,6 +151,10 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
     ```
     """
 
+    # forward() takes **kwargs, but its loss is a per-sample mean (CE + SSA L1), not a sum over
+    # `num_items_in_batch`: tell Trainer so it does not rescale it under gradient accumulation / DDP.
+    accepts_loss_kwargs = False
+
     def __init__(self, config: SignLLMConfig):
         _warn_if_untested_transformers()
         super().__init__(config)
