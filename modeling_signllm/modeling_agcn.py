@@ -11,9 +11,13 @@ Axis legend: n batch (× articulators sharing an encoder), t frames, v / w joint
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .modeling_conformer import _checkpoint_function
 
 
 def _masked_frames(x: torch.Tensor, frame_mask: torch.Tensor | None) -> torch.Tensor:
@@ -111,7 +115,7 @@ class SignLLMSqueezeExcitation(nn.Module):
         self.fc_excite = nn.Linear(max(1, channels // 2), channels)
 
     def forward(self, y: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
-        n, t, v, c = y.shape
+        v = y.shape[2]
         if frame_mask is None:
             squeezed = y.mean(dim=(1, 2))
         else:
@@ -213,8 +217,9 @@ class SignLLMArticulatorEncoder(nn.Module):
         widths = [in_channels, *channels]
         self.layers = nn.ModuleList(
             SignLLMAGCNLayer(c_in, c_out, adjacency, temporal_kernel_size, embedding_ratio)
-            for c_in, c_out in zip(widths[:-1], widths[1:])
+            for c_in, c_out in itertools.pairwise(widths)
         )
+        self.gradient_checkpointing = False  # AGCN activations dominate training memory (see the benchmark)
         aggregated = self.num_joints * widths[-1] if joint_aggregation == "flatten" else widths[-1]
         self.output_projection = nn.Linear(aggregated, hidden_size)
 
@@ -229,7 +234,10 @@ class SignLLMArticulatorEncoder(nn.Module):
         # invalid joints carry zero features (not the input bias), so missing hands read as "nothing there"
         x = self.input_projection(values) * joint_valid[..., None]  # (n, t, v, C_in)
         for layer in self.layers:
-            x = layer(x, layer_mask)
+            if self.gradient_checkpointing and self.training:
+                x = _checkpoint_function(self)(layer, x, layer_mask)
+            else:
+                x = layer(x, layer_mask)
         if self.joint_aggregation == "flatten":
             pooled = x.reshape(n, t, -1)  # (n, t, v·c): free view in the frame-major layout
         else:

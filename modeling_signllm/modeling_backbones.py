@@ -49,7 +49,9 @@ def _frame_mask(attention_mask: torch.Tensor | None, batch: int, frames: int, de
     if attention_mask is None:
         return torch.ones(batch, frames, dtype=torch.bool, device=device)
     if tuple(attention_mask.shape) != (batch, frames):
-        raise ValueError(f"attention mask shape {tuple(attention_mask.shape)} must be (batch, frames) = {(batch, frames)}.")
+        raise ValueError(
+            f"attention mask shape {tuple(attention_mask.shape)} must be (batch, frames) = {(batch, frames)}."
+        )
     return attention_mask.bool()
 
 
@@ -62,8 +64,7 @@ def sliding_windows(
     are zero and masked. Returns views (no copy): ``windows (b, w, l, d)``, ``window_valid (b, w, l)`` bool
     True = valid frame, ``centre_valid (b, w)`` bool (True when the window's centre frame is valid).
     """
-    b, t, d = features.shape
-    num_windows = t // stride
+    num_windows = features.shape[1] // stride
     left = length // 2
     padded = F.pad(features, (0, 0, left, length - left))
     padded_valid = F.pad(valid, (left, length - left), value=False)
@@ -113,6 +114,8 @@ class _ConformerBackbone(nn.Module):
         num_windows = windows.shape[1]
         flat_valid = centre_valid.reshape(-1)
         selected = flat_valid.nonzero(as_tuple=True)[0]
+        if selected.numel() == 0:  # every frame is padding
+            return frames.new_zeros(b, num_windows, d), centre_valid
         batch_windows = windows.reshape(b * num_windows, -1, d)[selected]  # (w', l, D): the only copy
         padding = ~window_valid.reshape(b * num_windows, -1)[selected]
         hidden, attentions = self.conformer(batch_windows, padding, output_attentions=True)
@@ -279,7 +282,9 @@ class SignLLMPoseEncoder(_ConformerBackbone):
         """
         b, t = pose_values.shape[:2]
         valid = _frame_mask(pose_attention_mask, b, t, pose_values.device)
-        joints = torch.ones(b, t, NUM_JOINTS, dtype=torch.bool, device=valid.device) if joint_mask is None else joint_mask
+        joints = (
+            torch.ones(b, t, NUM_JOINTS, dtype=torch.bool, device=valid.device) if joint_mask is None else joint_mask
+        )
         flat_values = pose_values.reshape(b, t, -1)
         windows, window_valid, centre_valid = sliding_windows(
             flat_values, valid, self.config.clip_length, self.config.clip_stride

@@ -8,11 +8,19 @@ Axis legend: b batch, t frames, d width, h heads.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from torch import nn
+
+
+def _checkpoint_function(module: nn.Module):
+    """The checkpoint function set by transformers' ``gradient_checkpointing_enable``, else non-reentrant torch's."""
+    default = functools.partial(torch.utils.checkpoint.checkpoint, use_reentrant=False)
+    return getattr(module, "_gradient_checkpointing_func", default)
 
 
 def _lengths_to_padding_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
@@ -165,11 +173,19 @@ class SignLLMConformer(nn.Module):
     ):
         super().__init__()
         self.hidden_size = hidden_size
+        # set by PreTrainedModel.gradient_checkpointing_enable() (with _gradient_checkpointing_func), or by hand
+        self.gradient_checkpointing = False
         self.layers = nn.ModuleList(
             SignLLMConformerBlock(
-                hidden_size, num_heads, intermediate_size, conv_expansion_factor, conv_kernel_size, dropout,
-                attention_dropout, layer_norm_eps,
-            )  # fmt: skip
+                hidden_size,
+                num_heads,
+                intermediate_size,
+                conv_expansion_factor,
+                conv_kernel_size,
+                dropout,
+                attention_dropout,
+                layer_norm_eps,
+            )
             for _ in range(num_layers)
         )
 
@@ -195,7 +211,10 @@ class SignLLMConformer(nn.Module):
             block_mask = None
         attentions = [] if output_attentions else None
         for layer in self.layers:
-            x, attention = layer(x, block_mask)
+            if self.gradient_checkpointing and self.training:
+                x, attention = _checkpoint_function(self)(layer, x, block_mask)
+            else:
+                x, attention = layer(x, block_mask)
             if attentions is not None:
                 attentions.append(attention)
         if padding_mask is not None:

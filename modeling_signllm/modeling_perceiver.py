@@ -39,7 +39,7 @@ class SignLLMPerceiverLayer(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, latents: torch.Tensor, window: torch.Tensor, key_valid: torch.Tensor) -> torch.Tensor:
-        m, l, d = window.shape
+        m, d = window.shape[0], window.shape[2]
         residual = latents
         latents_normed = self.norm_latents(latents)
         media = self.norm_media(window)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from signllm.keypoint_layout import articulator_adjacency
 from signllm.modeling_agcn import (
     SignLLMAdaptiveGraphConv,
@@ -119,7 +118,9 @@ def test_eval_graph_conv_and_residual_fold_batch_norm_exactly():
     x = torch.randn(2, 9, 21, 6)
     graph_conv = layer.graph_conv
     graph = graph_conv.adjacency + graph_conv.graph_offset + graph_conv.data_graph(x, None)
-    unfolded = graph_conv.batch_norm(torch.einsum("nkvw,ntvko->ntwo", graph, graph_conv.project(x).view(2, 9, 21, 3, 10)))
+    unfolded = graph_conv.batch_norm(
+        torch.einsum("nkvw,ntvko->ntwo", graph, graph_conv.project(x).view(2, 9, 21, 3, 10))
+    )
     torch.testing.assert_close(graph_conv(x), unfolded, atol=1e-5, rtol=1e-4)
     residual = layer.residual
     torch.testing.assert_close(residual(x), residual.batch_norm(residual.linear(x)), atol=1e-5, rtol=1e-4)

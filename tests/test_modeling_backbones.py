@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import fake_pose, shared_data_path
-
-from signllm.configuration_signllm import SignLLMConfig, SignLLMLipEncoderConfig, SignLLMPoseEncoderConfig
+from signllm.configuration_signllm import SignLLMConfig, SignLLMPoseEncoderConfig
 from signllm.keypoint_layout import ARTICULATOR_SLICES, ARTICULATORS, holistic_to_203, normalize_keypoints
 from signllm.modeling_backbones import BackboneOutput, SignLLMLipEncoder, SignLLMPoseEncoder, sliding_windows
 
@@ -61,7 +60,7 @@ def test_pose_padding_invariance_eval(pose_encoder):
     single = pose_encoder(*alone)
     torch.testing.assert_close(batched.last_hidden_state[1, :11], single.last_hidden_state[0], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(batched.pooled[1], single.pooled[0], atol=1e-5, rtol=1e-4)
-    dense, mask = pose_encoder.dense_features(values, frames, joints)
+    dense, _ = pose_encoder.dense_features(values, frames, joints)
     dense_single, mask_single = pose_encoder.dense_features(*alone)
     assert mask_single.tolist() == [[True] * 5]
     torch.testing.assert_close(dense[1, :5], dense_single[0], atol=1e-5, rtol=1e-4)
@@ -182,7 +181,7 @@ def test_pose_sliding_equals_per_window_on_short_clip():
 def test_real_gislr_clip_with_missing_hands():
     pandas = pytest.importorskip("pandas")
     folder = shared_data_path("gislr_asl_signs_subset", "train_landmark_files")
-    path = sorted(folder.rglob("*.parquet"))[0]
+    path = min(folder.rglob("*.parquet"))
     table = pandas.read_parquet(path)
     frames = int(table["frame"].nunique())
     landmarks = table[["x", "y", "z"]].to_numpy(np.float32).reshape(frames, 543, 3)  # NaN = not detected
@@ -231,3 +230,28 @@ def test_benchmark_script_runs_on_the_tiny_preset():
     assert result.returncode == 0, result.stderr[-2000:]
     for expected in ("(a) cost", "(b) peak training memory", "ratio", "(c) CPU inference"):
         assert expected in result.stdout
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    torch.manual_seed(0)
+    config = tiny_pose_config(hidden_dropout=0.0, attention_dropout=0.0)
+    encoder = SignLLMPoseEncoder(config).train()
+    values, frames, joints = pose_batch([8, 6], 8)
+
+    def gradients():
+        encoder.zero_grad()
+        encoder.dense_features(values, frames, joints)[0].square().sum().backward()
+        return {name: p.grad.clone() for name, p in encoder.named_parameters()}
+
+    reference = gradients()
+    encoder.conformer.gradient_checkpointing = True
+    for articulator_encoder in encoder.articulator_encoders.values():
+        articulator_encoder.gradient_checkpointing = True
+    for name, grad in gradients().items():
+        torch.testing.assert_close(grad, reference[name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_all_padding_sample_gives_zero_masked_features(pose_encoder):
+    values, frames, joints = pose_batch([8], 8)
+    features, mask = pose_encoder.dense_features(values, torch.zeros_like(frames), joints)
+    assert not mask.any() and torch.all(features == 0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from signllm.configuration_signllm import SignLLMResamplerConfig
 from signllm.modeling_perceiver import SignLLMPerceiverResampler
 

@@ -28,10 +28,9 @@ import sys
 import time
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
-
 from signllm.configuration_signllm import SignLLMConfig
 from signllm.modeling_backbones import SignLLMLipEncoder, SignLLMPoseEncoder
+from torch.utils.flop_counter import FlopCounterMode
 
 PAPER_MACS_PER_FRAME = {"pose": 0.53e9, "lip": 0.52e9}
 
@@ -94,7 +93,9 @@ def report_costs(config: SignLLMConfig, preset: str, lip_reader: bool = True) ->
         paper = f"{PAPER_MACS_PER_FRAME[paper_key] / 1e9:.2f}" if paper_key else ""
         print(f"{name:46s} {flops / 1e9:12.2f} {flops / clip / 1e9:13.3f} {flops / 2 / clip / 1e9:12.3f} {paper:>18s}")
     params = sum(p.numel() for p in pose.parameters()) / 1e6
-    print(f"pose backbone parameters: {params:.1f} M; lip backbone: {sum(p.numel() for p in lip.parameters()) / 1e6:.1f} M")
+    print(
+        f"pose backbone parameters: {params:.1f} M; lip backbone: {sum(p.numel() for p in lip.parameters()) / 1e6:.1f} M"
+    )
     return {"pose_clip_flops": pose_clip}
 
 
@@ -157,8 +158,10 @@ def report_memory(device: str, lengths: list[int], target: int, preset: str) -> 
     if lengths[-1] != target and len(lengths) >= 2:
         (t0, t1) = lengths[0], lengths[-1]
         estimate = {s: p[0] + (p[-1] - p[0]) * (target - t0) / (t1 - t0) for s, p in peaks.items()}
-        print(f"  {target:4d} frames (linear extrapolation): per-window {estimate['per-window'] / 2**30:7.2f} GiB   "
-              f"sliding {estimate['sliding'] / 2**30:6.2f} GiB   ratio {estimate['per-window'] / estimate['sliding']:5.2f}x")
+        print(
+            f"  {target:4d} frames (linear extrapolation): per-window {estimate['per-window'] / 2**30:7.2f} GiB   "
+            f"sliding {estimate['sliding'] / 2**30:6.2f} GiB   ratio {estimate['per-window'] / estimate['sliding']:5.2f}x"
+        )
     print("  paper (A6000, 500 frames): 29.6 GB vs 5.6 GB = 5.3x")
 
 
@@ -179,13 +182,17 @@ def report_throughput(
     naive_flops = pose_clip_flops * num_windows
     peak_after = matmul_flops_per_second(matmul_size)
     peak = max(peak, peak_after)
-    print(f"\n(c) CPU inference throughput, {frames}-frame samples, {torch.get_num_threads()} threads; "
-          f"large fp32 matmul: {peak / 1e9:.1f} GFLOP/s")
+    print(
+        f"\n(c) CPU inference throughput, {frames}-frame samples, {torch.get_num_threads()} threads; "
+        f"large fp32 matmul: {peak / 1e9:.1f} GFLOP/s"
+    )
     for name, flops, seconds in (("sliding (AGCN once)", sliding_flops, sliding_time),
                                  (f"per-window (timed on {naive_windows} windows)", naive_flops, naive_time)):  # fmt: skip
         achieved = flops / seconds
-        print(f"  {name:38s} {flops / 1e12:6.2f} TFLOP/sample  {1 / seconds:7.3f} samples/s  "
-              f"{achieved / 1e9:6.1f} GFLOP/s  efficiency {achieved / peak:.2f}")
+        print(
+            f"  {name:38s} {flops / 1e12:6.2f} TFLOP/sample  {1 / seconds:7.3f} samples/s  "
+            f"{achieved / 1e9:6.1f} GFLOP/s  efficiency {achieved / peak:.2f}"
+        )
     print(f"  speed-up of the sliding scheme: {naive_time / sliding_time:.1f}x")
 
 
