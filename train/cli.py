@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "translate": ("signllm.train.cli_translate", "translate sign-language video/keypoints, write a VTT"),
     "align": ("signllm.train.cli_align", "align subtitles to the signing (VTT/SRT/ELAN + plot)"),
     "evaluate": ("signllm.train.cli_evaluate", "score predictions against references (SLT / SSA / ISLR)"),
+    "push": ("signllm.train.push_to_hub", "publish a trained folder to the Hugging Face Hub (or stage it locally)"),
+    "convert-lip-reader": ("signllm.processing.lip_reader_convert", "Auto-AVSR checkpoint -> safetensors lip reader"),
     "demo": ("signllm.train.demo", "run the whole system on a generated demo corpus, offline"),
 }
 
