@@ -105,9 +105,17 @@ class SignLLMConformerConvModule(nn.Module):
         if padding_mask is not None:  # in place: GLU's backward needs its input, not its output
             x.masked_fill_(padding_mask[..., None], 0.0)
         b, t, c = x.shape
-        x = self.depthwise(x.transpose(1, 2).unsqueeze(-1))  # (b, c, t, 1) channels-last view
-        x = x.squeeze(-1).transpose(1, 2).reshape(b * t, c)
-        x = F.silu(self.batch_norm(x)).view(b, t, c)
+        x = x.transpose(1, 2).unsqueeze(-1)  # (b, c, t, 1) channels-last view
+        bn = self.batch_norm
+        if self.training or not bn.track_running_stats:
+            x = self.depthwise(x).squeeze(-1).transpose(1, 2)
+            x = bn(x.reshape(b * t, c)).view(b, t, c)
+        else:  # eval: BN folded into the depthwise conv (exact), one pass less
+            scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+            bias = (self.depthwise.bias - bn.running_mean) * scale + bn.bias
+            weight = self.depthwise.weight * scale[:, None, None, None]
+            x = F.conv2d(x, weight, bias, padding=self.depthwise.padding, groups=c).squeeze(-1).transpose(1, 2)
+        x = F.silu(x)
         return self.dropout(self.pointwise_out(x))
 
 

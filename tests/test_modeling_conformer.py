@@ -82,3 +82,20 @@ def test_bad_inputs_raise():
         model(torch.randn(2, 5, 32), torch.zeros(2, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match="odd"):
         make_conformer(conv_kernel_size=4)
+
+
+def test_eval_conv_module_folds_batch_norm_exactly():
+    torch.manual_seed(0)
+    module = make_conformer().layers[0].conv_module
+    bn = module.batch_norm
+    with torch.no_grad():
+        bn.running_mean.normal_()
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.normal_()
+        bn.bias.normal_()
+    module.eval()
+    x = torch.randn(2, 7, 32)
+    hidden = torch.nn.functional.glu(module.pointwise_in(module.layer_norm(x)), dim=-1)
+    hidden = module.depthwise(hidden.transpose(1, 2).unsqueeze(-1)).squeeze(-1)
+    expected = module.pointwise_out(torch.nn.functional.silu(bn(hidden)).transpose(1, 2))
+    torch.testing.assert_close(module(x, None), expected, atol=1e-5, rtol=1e-4)
