@@ -93,7 +93,7 @@ class SignLLMAdaptiveGraphConv(nn.Module):
     def forward(self, x: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
         n, t, v, _ = x.shape
         k, o = self.num_subsets, self.out_channels
-        graph = self.adjacency + self.graph_offset + self.data_graph(x, frame_mask)  # (n, k, v, w)
+        graph = self.adjacency.to(self.graph_offset) + self.graph_offset + self.data_graph(x, frame_mask)  # (n, k, v, w)
         graph = graph.permute(0, 3, 2, 1).reshape(n, 1, v, v * k)  # (n, 1, w, (v k))
         folded = self.batch_norm.folded()
         if folded is None:

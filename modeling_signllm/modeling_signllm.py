@@ -33,6 +33,10 @@ SSA_ID = TASK_TO_ID["ssa"]
 NUM_SSA_DIGITS = 6  # "sss eee"
 
 
+# transformers renamed Seq2SeqLMOutput.past_key_values to `cache` during 5.x; support both
+_CACHE_FIELD = "cache" if "cache" in getattr(Seq2SeqLMOutput, "__dataclass_fields__", {}) else "past_key_values"
+
+
 @dataclass
 class SignLLMForConditionalGenerationOutput(Seq2SeqLMOutput):
     r"""[`Seq2SeqLMOutput`] plus the loss parts and the visual tokens.
@@ -387,7 +391,7 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
         output = SignLLMForConditionalGenerationOutput(
             loss=loss,
             logits=outputs.logits,
-            cache=outputs.cache,
+            **{_CACHE_FIELD: getattr(outputs, _CACHE_FIELD, None)},
             decoder_hidden_states=outputs.decoder_hidden_states,
             decoder_attentions=outputs.decoder_attentions,
             cross_attentions=outputs.cross_attentions,
