@@ -12,6 +12,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SIGNLLM_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """One intra-op thread for the whole session: the tests run tiny tensors, where OpenMP thread start-up and
+    spin-waiting cost more than they gain (measured ~5-20x slower with 2 threads on the shared 2-core machines)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def shared_data_path(*parts: str) -> Path:
     """Path under ``../shared/data``; skips the test when the real samples are not beside the checkout."""
     path = SHARED_DATA.joinpath(*parts)

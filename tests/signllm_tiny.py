@@ -12,10 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-# 2 shared cores: intra-op threads only add synchronisation cost for these tiny tensors
-torch.set_num_threads(1)
-
 from signllm.configuration_signllm import SignLLMConfig
 from signllm.modeling_signllm import SignLLMForConditionalGeneration
 from signllm.processing_signllm import SignLLMProcessor

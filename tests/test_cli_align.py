@@ -14,16 +14,6 @@ from signllm.train.cli import main
 FPS = 25.0
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The tiny model is latency-bound: one intra-op thread avoids oversubscription on a busy 2-core machine."""
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
     """A tiny random SignLLM (32-frame windows) + processor with a ByT5 tokenizer, saved like a checkpoint."""

@@ -16,14 +16,6 @@ LABELS = {0: "hello", 1: "thankyou", 2: "please"}
 SMALL_POSE = {"agcn_in_channels": 4, "articulator_hidden_size": 8}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # the test machine's 2 cores are shared: two OpenMP threads per process oversubscribe and run ~5x slower
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def make_config(**overrides) -> SignLLMClassificationConfig:
     overrides.setdefault("pose_config", SMALL_POSE)

@@ -29,14 +29,6 @@ from signllm.train.islr_metrics import islr_accuracy, topk_hits
 SMALL_POSE = "model.overrides.pose_config={agcn_in_channels: 4, articulator_hidden_size: 8}"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # 2 shared cores: two OpenMP threads per process oversubscribe them and run several times slower
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def gislr():

@@ -16,15 +16,6 @@ from signllm.processing import lip_reader_convert as convert
 from signllm.processing.mouth_crops import crop_mouth, crops_to_model_input, prepare_anchors
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny convolutions are dominated by thread start-up on shared cores: one thread is ~20x faster here."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_config() -> dict:
     return SignLLMConfig.from_preset("tiny").lip_config.lip_reader_config
 

@@ -20,14 +20,6 @@ from slt_training_helpers import fast_overrides, make_folder_corpus, prepare_cor
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # OpenMP spin-waiting makes tiny ops 20x slower on a shared 2-core machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _stage_args(stage: str, run_dir: Path, data: Path, *extra: str, max_steps: int = 4) -> list[str]:
     args = ["--stage", stage, "--config", "tiny_debug", "--run-dir", str(run_dir), "--train", str(data),
