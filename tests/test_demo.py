@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from signllm.keypoint_layout import HIDDEN_BODY_JOINTS, normalize_keypoints
 from signllm.train import demo_corpus
 from signllm.train.demo_corpus import FPS, VOCABULARY, build_demo_corpus, generate_episode, sign_lexicon
@@ -64,11 +63,11 @@ def test_prior_offsets_look_like_audio_alignment():
 
 def _sign_features(episode, lexicon) -> tuple[np.ndarray, list[str]]:
     """Mean normalised right-hand + wrist position and finger spread over each sign: a crude visual descriptor."""
-    values, mask = normalize_keypoints(episode.values, episode.mask)
+    values, _ = normalize_keypoints(episode.values, episode.mask)
     features, labels = [], []
     for sentence in episode.sentences:
         for sign, onset in zip(sentence.signs, sentence.sign_onsets):
-            first = int(round(onset * FPS))
+            first = round(onset * FPS)
             last = first + int(lexicon[sign].duration * FPS * 0.8)
             hand = values[first:last, 182:203]
             features.append(np.concatenate([hand.mean(0).ravel(), hand.std(0).ravel()]))
@@ -83,7 +82,7 @@ def test_words_are_visually_distinct_across_signers():
     train = [_sign_features(generate_episode("a", "train", seed=k, min_seconds=40, max_seconds=40), lexicon)
              for k in range(4)]  # fmt: skip
     x_train = np.concatenate([f for f, _ in train])
-    y_train = sum((labels for _, labels in train), [])
+    y_train = [label for _, labels in train for label in labels]
     centroids = {word: x_train[[i for i, y in enumerate(y_train) if y == word]].mean(0) for word in set(y_train)}
     x_test, y_test = _sign_features(generate_episode("b", "test", seed=99, min_seconds=40, max_seconds=40), lexicon)
     words = sorted(centroids)

@@ -19,7 +19,9 @@ How the signer moves (all in shoulder-width units, x to the image right, y down,
   first sign's onset to the last sign's end) and audio-aligned (``audio-aligned/``, the SSA prior): the ground
   truth shifted earlier by a random offset ~ N(1.0 s, 1.0 s) (signing lags the speech it interprets) with a
   ±20 % duration change.
-- **ISLR clips**: the onset of every sign in the training episodes is written as a BOBSL ``dict`` spotting.
+- **ISLR clips**: every sign of the training episodes, cut as a 1-s clip (BOBSL ``dict`` range: 3 frames before
+  the onset to 22 after) into its own small ``.npz`` and listed in ``islr/clips.csv`` (``path,label,signer``, read
+  by ``signllm train islr`` directly); the same onsets are also written as BOBSL ``dict`` spottings.
 
 Layout written by `build_demo_corpus` (the BOBSL layout, ``datasets_scripts/bobsl.md``; its sentence part is
 also readable by the ``folder`` builder, which picks the signing-aligned ``.vtt`` files and ``splits.json``)::
@@ -27,6 +29,7 @@ also readable by the ``folder`` builder, which picks the signing-aligned ``.vtt`
     <root>/subset2episode.json   splits.json
     <root>/subtitles/manually-aligned/<ep>.vtt   subtitles/audio-aligned/<ep>.vtt
     <root>/spottings/dict_spottings.json
+    <root>/islr/clips.csv   islr/clips/<ep>_<n>_<word>.npz
     <root>/keypoints/<ep>.npz                    (signllm.processing.keypoint_io.write_npz, 25 fps)
 
 There is no video and no lip-reading feature: the demo model is pose-only (``use_lip=False``).
@@ -34,14 +37,13 @@ There is no video and no lip-reading feature: the demo model is pose-only (``use
 
 from __future__ import annotations
 
+import csv
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-
 from signllm.keypoint_layout import (
     FACE_MESH_INDICES,
     FACEMESH_FACE_OVAL,
@@ -260,7 +262,7 @@ class _TrackBuilder:
     def transition(self, target: dict[str, np.ndarray], frames: int) -> None:
         if frames <= 0:
             return
-        u = _smoothstep((np.arange(1, frames + 1) / frames))
+        u = _smoothstep(np.arange(1, frames + 1) / frames)
         part = {}
         for key, end in target.items():
             start = np.asarray(self.state[key], dtype=float)
@@ -524,6 +526,10 @@ class DemoCorpus:
     def keypoints_path(self, episode_id: str) -> Path:
         return self.root / "keypoints" / f"{episode_id}.npz"
 
+    @property
+    def islr_manifest(self) -> Path:
+        return self.root / "islr" / "clips.csv"
+
     def subtitles_path(self, episode_id: str, timing: str = "manually-aligned") -> Path:
         return self.root / "subtitles" / timing / f"{episode_id}.vtt"
 
@@ -541,10 +547,9 @@ def build_demo_corpus(
     Args:
         splits: episodes per split, default ``{"train": 24, "val": 2, "test": 4}``.
     """
-    from tqdm.auto import tqdm
-
     from signllm.datasets_scripts.subtitles import Subtitle, write_subtitles
     from signllm.processing.keypoint_io import KeypointSequence, write_npz
+    from tqdm.auto import tqdm
 
     splits = dict(splits or {"train": 24, "val": 2, "test": 4})
     if not splits or any(count < 0 for count in splits.values()) or splits.get("train", 0) < 1:
@@ -552,12 +557,13 @@ def build_demo_corpus(
     if not 5.0 <= min_seconds <= max_seconds:
         raise ValueError(f"need 5 <= min_seconds <= max_seconds, got {min_seconds}, {max_seconds}")
     root = Path(root)
-    for folder in ("keypoints", "subtitles/manually-aligned", "subtitles/audio-aligned", "spottings"):
+    for folder in ("keypoints", "subtitles/manually-aligned", "subtitles/audio-aligned", "spottings", "islr/clips"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     episodes: dict[str, list[str]] = {split: [] for split in splits}
     spottings: dict[str, dict[str, dict[str, list]]] = {}
     num_sentences = {split: 0 for split in splits}
     seconds = {split: 0.0 for split in splits}
+    clips: list[dict[str, str]] = []
     jobs = [(split, k) for split, count in splits.items() for k in range(count)]
     for number, (split, k) in enumerate(tqdm(jobs, desc="demo corpus", unit=" episodes", disable=not progress)):
         episode_id = f"demo_{split}_{k:03d}"
@@ -580,9 +586,20 @@ def build_demo_corpus(
                     entry["names"].append(episode_id)
                     entry["global_times"].append(round(onset + SPOTTING_ONSET_OFFSET, 3))
                     entry["probs"].append(1.0)
+                    # the isolated clip: frames [onset - 3, onset + 22) of the episode (BOBSL "dict" range)
+                    first = max(0, round(onset * FPS) - 3)
+                    last = min(len(episode.values), first + 25)
+                    name = f"{episode_id}_{len(clips):05d}_{sign}.npz"
+                    write_npz(root / "islr" / "clips" / name, KeypointSequence(
+                        values=episode.values[first:last], mask=episode.mask[first:last], fps=FPS))  # fmt: skip
+                    clips.append({"path": f"clips/{name}", "label": sign, "signer": f"signer_{number}"})
     (root / "subset2episode.json").write_text(json.dumps(episodes, indent=1))
     (root / "splits.json").write_text(json.dumps(episodes, indent=1))  # the `folder` builder's split file
     (root / "spottings" / "dict_spottings.json").write_text(json.dumps(spottings))
+    with (root / "islr" / "clips.csv").open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=["path", "label", "signer"])
+        writer.writeheader()
+        writer.writerows(clips)
     lexicon = {word: asdict(primitive) for word, primitive in sign_lexicon().items()}
     (root / "lexicon.json").write_text(json.dumps(lexicon, indent=1))
     num_spottings = sum(len(e["names"]) for by_word in spottings.values() for e in by_word.values())
