@@ -27,7 +27,21 @@ LOADER = textwrap.dedent(
     sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "")
                         and "editable" not in type(f).__module__]
     sys.path[:] = [p for p in sys.path if not p.startswith(REPO_ROOT)]
-    assert importlib.util.find_spec("signllm") is None, "signllm is importable"
+
+    class HideInstalledSignLLM:  # a regular (non-editable) install sits in site-packages, as in CI: refuse it
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if name.split(".")[0] == "signllm":
+                raise ModuleNotFoundError(f"No module named {name!r} (hidden: only the folder's code may be used)")
+            return None
+
+    sys.meta_path.insert(0, HideInstalledSignLLM)
+    try:
+        import signllm  # noqa: F401
+    except ModuleNotFoundError:
+        pass
+    else:
+        raise AssertionError("signllm is importable")
     import numpy as np
     import torch
     torch.set_num_threads(1)
