@@ -2,7 +2,7 @@
 
 The corpus tests take seconds. ``test_demo_quick_trained_beats_untrained`` runs the real demo end to end
 (corpus → prepare → ISLR → SLT stages 1-3 + finetune → held-out translation and alignment → Hub folder →
-``pipeline(trust_remote_code=True)``), ~2-3 minutes on 2 CPU cores: the issue asks for it in CI.
+``pipeline(trust_remote_code=True)``), ~4 minutes on the shared 2-core build machine: the issue asks for it in CI.
 """
 
 from __future__ import annotations
@@ -152,6 +152,7 @@ def test_metric_table_lists_every_metric():
     assert "45.00" in table and "-" in table.splitlines()[-1]
 
 
+@pytest.mark.slow  # ~4 min on the shared 2-core machine (> the 90 s budget of the default suite); see the report
 def test_demo_quick_trained_beats_untrained(tmp_path):
     """The issue's acceptance test: ``signllm demo --quick`` trains a model that beats the untrained one on the
     held-out demo episodes for SLT (BLEU-4) and SSA (F1@0.5), and writes every promised output."""
