@@ -67,7 +67,8 @@ def load_model_and_processor(path: Path, device: str | None = None):
         raise FileNotFoundError(f"model folder not found: {path}")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = SignLLMForConditionalGeneration.from_pretrained(path).eval().to(device)
-    processor = SignLLMProcessor.from_pretrained(path)
+    # the folder is the one the user named; its tokenizer may be a custom class saved beside it
+    processor = SignLLMProcessor.from_pretrained(path, trust_remote_code=True)
     return model, processor
 
 
