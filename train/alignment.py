@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from signllm.datasets_scripts.sampler import cut_window, frames_in_window, slt_window_start
 
 FPS = 25.0
 WINDOW_FRAMES = 500
@@ -82,31 +83,8 @@ class AlignedSubtitle:
 
 
 # ------------------------------------------------------------------------------------------------------ windows
-# The same window math as training (`datasets_scripts.sampler`; kept here so inference has no dependency on the
-# dataset code, and checked equal in the tests).
-
-
-def window_start_for(start_frame: float, end_frame: float, num_frames: int) -> int:
-    """First frame of the window centred on ``[start_frame, end_frame]`` (negative before the video start)."""
-    return math.floor((start_frame + end_frame) / 2.0 + 0.5) - num_frames // 2
-
-
-def frames_in_window(start_frame: float, end_frame: float, window_start: int, num_frames: int) -> tuple[int, int]:
-    """Span in window coordinates, rounded and clipped to ``[0, num_frames - 1]``."""
-    first = math.floor(start_frame + 0.5) - window_start
-    last = math.floor(end_frame + 0.5) - window_start
-    return min(max(first, 0), num_frames - 1), min(max(last, 0), num_frames - 1)
-
-
-def cut_window(array: np.ndarray, window_start: int, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """``array[window_start : window_start + num_frames]`` zero-padded outside, and its ``(num_frames,)`` frame mask."""
-    out = np.zeros((num_frames, *array.shape[1:]), dtype=array.dtype)
-    frame_mask = np.zeros(num_frames, dtype=bool)
-    source_start, source_end = max(window_start, 0), min(window_start + num_frames, len(array))
-    if source_end > source_start:
-        out[source_start - window_start : source_end - window_start] = array[source_start:source_end]
-        frame_mask[source_start - window_start : source_end - window_start] = True
-    return out, frame_mask
+# Inference cuts windows exactly as training does: one definition, in the dataset sampler.
+window_start_for = slt_window_start  # window centred on a span (SLT rule; SSA at inference centres on the prior)
 
 
 
