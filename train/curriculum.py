@@ -230,7 +230,10 @@ def _yaml_numbers(value: Any) -> Any:
     return value
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
+def load_yaml(path: str | Path, allowed_keys: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A YAML config layer; a bare name resolves to ``configs/<name>.yaml``. Top-level keys must be in
+    ``allowed_keys`` (default: the SLT ``DEFAULTS``; the ISLR recipe passes its own)."""
+    allowed = DEFAULTS if allowed_keys is None else allowed_keys
     path = Path(path)
     if not path.is_file():
         candidate = CONFIG_DIR / path.name
@@ -242,9 +245,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     data = _yaml_numbers(yaml.safe_load(path.read_text()) or {})
     if not isinstance(data, dict):
         raise ValueError(f"config file {path} must hold a mapping at the top level, got {type(data).__name__}.")  # noqa: TRY004
-    unknown = set(data) - set(DEFAULTS)
+    unknown = set(data) - set(allowed)
     if unknown:
-        raise ValueError(f"config file {path}: unknown top-level keys {sorted(unknown)}; allowed: {sorted(DEFAULTS)}.")
+        raise ValueError(f"config file {path}: unknown top-level keys {sorted(unknown)}; allowed: {sorted(allowed)}.")
     return data
 
 

@@ -39,7 +39,6 @@ import csv
 import json
 import logging
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +52,7 @@ from safetensors.torch import save_file
 from signllm.configuration_signllm_islr import SignLLMClassificationConfig
 from signllm.keypoint_layout import normalize_keypoints
 from signllm.modeling_signllm_islr import SignLLMForSignClassification, build_label_text_embeddings, late_fusion
-from signllm.train.curriculum import deep_update, parse_override
+from signllm.train.curriculum import deep_update, load_yaml, parse_override
 from signllm.train.islr_metrics import islr_accuracy, make_compute_metrics
 from torch import nn
 from transformers import Trainer, TrainingArguments, set_seed
@@ -111,39 +110,18 @@ DEFAULTS: dict[str, Any] = {
 
 # ------------------------------------------------------------------------------------------------------ run config
 def load_run_config(path: str | Path) -> dict[str, Any]:
-    """A YAML layer; a bare name resolves to ``configs/<name>.yaml``."""
-    path = Path(path)
-    if not path.is_file():
-        candidate = CONFIG_DIR / (path.name if path.suffix else f"{path.name}.yaml")
-        if not candidate.is_file():
-            raise ValueError(f"config file {path} not found (also looked for {candidate}).")
-        path = candidate
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"config file {path} must hold a mapping, got {type(data).__name__}.")  # noqa: TRY004
-    unknown = set(data) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"config file {path}: unknown top-level keys {sorted(unknown)}; allowed: {sorted(DEFAULTS)}.")
-    return data
+    """A YAML layer; a bare name resolves to ``configs/<name>.yaml`` (the loader shared with the SLT recipe)."""
+    return load_yaml(path, allowed_keys=DEFAULTS)
 
 
 def resolve_config(config_files: Sequence[str | Path] = (), overrides: Sequence[str] = ()) -> dict[str, Any]:
     """``DEFAULTS`` ← config files ← ``section.key=value`` overrides."""
     config = copy.deepcopy(DEFAULTS)
     for layer in [load_run_config(f) for f in config_files] + [parse_override(o) for o in overrides]:
-        config = deep_update(config, _yaml11_floats(layer))
+        config = deep_update(config, layer)  # both loaders already read 1e-3 as a float
     if config["data"]["long_clips"] not in ("resample", "crop"):
         raise ValueError(f"data.long_clips must be 'resample' or 'crop', got {config['data']['long_clips']!r}.")
     return config
-
-
-def _yaml11_floats(value: Any) -> Any:
-    """YAML 1.1 reads ``1e-3`` (no dot) as a string; a learning rate written that way must still be a number."""
-    if isinstance(value, dict):
-        return {key: _yaml11_floats(item) for key, item in value.items()}
-    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+(\.\d*)?[eE][+-]?\d+", value.strip()):
-        return float(value)
-    return value
 
 
 # ------------------------------------------------------------------------------------------------------------ data
