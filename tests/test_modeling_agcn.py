@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from signllm.keypoint_layout import articulator_adjacency
 from signllm.modeling_agcn import (
+    NARROW_GRAPH_CHANNELS,
     SignLLMAdaptiveGraphConv,
     SignLLMAGCNLayer,
     SignLLMArticulatorEncoder,
@@ -38,14 +41,19 @@ def reference_graph_conv(module: SignLLMAdaptiveGraphConv, x: torch.Tensor) -> t
     return module.batch_norm(out)
 
 
-def test_folded_subsets_match_per_subset_reference():
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
+@pytest.mark.parametrize("out_channels", [8, NARROW_GRAPH_CHANNELS], ids=["narrow", "wide"])
+def test_folded_subsets_match_per_subset_reference(out_channels, training):
+    """Both graph-matmul layouts (time folded into the GEMM for narrow layers, frame-major for wide ones), with the
+    BatchNorm folded (eval) or on batch statistics (train)."""
     torch.manual_seed(0)
-    module = SignLLMAdaptiveGraphConv(6, 8, hand_adjacency(), embedding_ratio=4).eval()
+    module = SignLLMAdaptiveGraphConv(6, out_channels, hand_adjacency(), embedding_ratio=4).train(training)
     with torch.no_grad():
         module.graph_offset.normal_(0, 0.1)
         module.batch_norm.running_mean.normal_()
     x = torch.randn(2, 5, 21, 6)
-    torch.testing.assert_close(module(x), reference_graph_conv(module, x), atol=1e-5, rtol=1e-4)
+    expected = reference_graph_conv(copy.deepcopy(module), x)
+    torch.testing.assert_close(module(x), expected, atol=1e-5, rtol=1e-4)
 
 
 def test_data_graph_is_column_softmax_and_ignores_padded_frames():
