@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_training_memory import _bootstrap_signllm  # noqa: E402  (a bare GPU machine with a repo copy)
 
 
 def build(preset: str, device: str):
@@ -69,6 +74,7 @@ def main() -> None:
     parser.add_argument("--beams", type=int, default=5)
     parser.add_argument("--new-tokens", type=int, default=32)
     args = parser.parse_args()
+    _bootstrap_signllm()
     if args.threads:
         torch.set_num_threads(args.threads)
     model = build(args.preset, args.device)
