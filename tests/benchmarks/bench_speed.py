@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_training_memory import _bootstrap_signllm  # noqa: E402  (a bare GPU machine with a repo copy)
+from bench_training_memory import _bootstrap_signllm  # loads signllm from the checkout on a bare GPU machine
 
 
 def build(preset: str, device: str):
