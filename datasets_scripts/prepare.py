@@ -21,7 +21,7 @@ import os
 import re
 import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .manifest import SCHEMA_VERSION, ManifestWriter, write_json
-from .subtitles import clean_subtitle_text, has_bracket_annotation
+from .subtitles import Subtitle, clean_subtitle_text, has_bracket_annotation, parse_subtitle_file
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +124,58 @@ class Skip:
 
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
+
+
+def optional_float(value: Any) -> float | None:
+    """A table cell as a float; ``None`` for an empty, missing or unparsable cell."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_subtitle_cues(path: Path) -> tuple[list[Subtitle], list[Skip]]:
+    """The cues of one subtitle file, and a `Skip` for an unreadable file or for each malformed cue."""
+    try:
+        parsed = parse_subtitle_file(path)
+    except ValueError as error:
+        return [], [Skip("bad_subtitle_file", str(error)[:200])]
+    skips = [Skip("bad_cue", f"{path.name}:{cue.line}: {cue.reason}") for cue in parsed.skipped]
+    return parsed.subtitles, skips
+
+
+def caption_sentence_rows(
+    path: Path,
+    episode_id: str,
+    split: str,
+    keypoints_path: str | None,
+    lip_path: Path | None,
+    video_path: Path | None,
+    sign_language: str,
+    text_language: str,
+) -> Iterator[Row | Skip]:
+    """One ``sentences`` row per cue of a caption file (timing ``"caption"``), after the file's skips."""
+    subtitles, skips = read_subtitle_cues(path)
+    yield from skips
+    for sub in subtitles:
+        yield Row(
+            "sentences",
+            {
+                "sample_id": f"{episode_id}/{sub.index}",
+                "split": split,
+                "episode_id": episode_id,
+                "sentence_index": sub.index,
+                "start": sub.start,
+                "end": sub.end,
+                "timing": "caption",
+                "raw_text": sub.text,
+                "keypoints_path": keypoints_path,
+                "lip_path": str(lip_path or "") or None,
+                "video_path": str(video_path) if video_path else None,
+                "sign_language": sign_language,
+                "text_language": text_language,
+            },
+        )
 
 
 def hashed_split(key: str, val_fraction: float) -> str:

@@ -21,8 +21,18 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from .prepare import KEYPOINT_SUFFIXES, LIP_SUFFIXES, VIDEO_SUFFIXES, FileIndex, Meta, PrepareOptions, Row, Skip
-from .subtitles import Subtitle, parse_subtitle_file
+from .prepare import (
+    KEYPOINT_SUFFIXES,
+    LIP_SUFFIXES,
+    VIDEO_SUFFIXES,
+    FileIndex,
+    Meta,
+    PrepareOptions,
+    Row,
+    Skip,
+    read_subtitle_cues,
+)
+from .subtitles import Subtitle
 
 CORPUS = "bobsl"
 TARGET_TIMINGS = (("manually-aligned", "manual"), ("signing-aligned", "signing"))
@@ -68,15 +78,6 @@ def _subtitle_file(root: Path, version: str, episode: str) -> Path | None:
     return None
 
 
-def _read(path: Path) -> tuple[list[Subtitle], list[Skip]]:
-    try:
-        parsed = parse_subtitle_file(path)
-    except ValueError as error:
-        return [], [Skip("bad_subtitle_file", str(error)[:200])]
-    skips = [Skip("bad_cue", f"{path.name}:{s.line}: {s.reason}") for s in parsed.skipped]
-    return parsed.subtitles, skips
-
-
 def _sentence_rows(root: Path, options: PrepareOptions, splits: dict[str, list[str]]) -> Iterator[Row | Skip]:
     keypoints = FileIndex(options.keypoints_dir, KEYPOINT_SUFFIXES)
     lips = FileIndex(options.lip_dir, LIP_SUFFIXES)
@@ -95,12 +96,12 @@ def _sentence_rows(root: Path, options: PrepareOptions, splits: dict[str, list[s
                 continue
             prior_subs: list[Subtitle] = []
             if prior_path is not None:
-                prior_subs, skips = _read(prior_path)
+                prior_subs, skips = read_subtitle_cues(prior_path)
                 yield from skips
             if target_path is None:
                 target_subs, matched, timing = prior_subs, [None] * len(prior_subs), "audio"
             else:
-                target_subs, skips = _read(target_path)
+                target_subs, skips = read_subtitle_cues(target_path)
                 yield from skips
                 matched = match_cues(target_subs, prior_subs)
             video = videos.find(episode)

@@ -29,9 +29,10 @@ from .prepare import (
     PrepareOptions,
     Row,
     Skip,
+    caption_sentence_rows,
     hashed_split,
+    optional_float,
 )
-from .subtitles import parse_subtitle_file
 
 CORPUS = "folder"
 CLIP_TABLE = "clips.csv"
@@ -54,13 +55,6 @@ def _subtitle_files(root: Path) -> dict[str, Path]:
     return files
 
 
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except ValueError:
-        return None
-
-
 def _video_rows(
     root: Path,
     options: PrepareOptions,
@@ -71,34 +65,9 @@ def _video_rows(
     language: str,
 ) -> Iterator[Row | Skip]:
     for stem, path in sorted(_subtitle_files(root).items()):
-        try:
-            parsed = parse_subtitle_file(path)
-        except ValueError as error:
-            yield Skip("bad_subtitle_file", str(error)[:200])
-            continue
-        for skipped in parsed.skipped:
-            yield Skip("bad_cue", f"{path.name}:{skipped.line}: {skipped.reason}")
-        video = videos.find(stem)
         split = splits.get(stem) or hashed_split(stem, options.val_fraction)
-        for sub in parsed.subtitles:
-            yield Row(
-                "sentences",
-                {
-                    "sample_id": f"{stem}/{sub.index}",
-                    "split": split,
-                    "episode_id": stem,
-                    "sentence_index": sub.index,
-                    "start": sub.start,
-                    "end": sub.end,
-                    "timing": "caption",
-                    "raw_text": sub.text,
-                    "keypoints_path": keypoints.expected(stem),
-                    "lip_path": str(lips.find(stem) or "") or None,
-                    "video_path": str(video) if video else None,
-                    "sign_language": language,
-                    "text_language": options.text_language or "en",
-                },
-            )
+        yield from caption_sentence_rows(path, stem, split, keypoints.expected(stem), lips.find(stem),
+                                         videos.find(stem), language, options.text_language or "en")  # fmt: skip
 
 
 def _clip_rows(
@@ -125,7 +94,7 @@ def _clip_rows(
             keypoints_path = str(clip)
         else:
             keypoints_path = keypoints.expected(stem)
-        start, end = _float(row.get("start")), _float(row.get("end"))
+        start, end = optional_float(row.get("start")), optional_float(row.get("end"))
         if (row.get("start") or row.get("end")) and (start is None or end is None):
             yield Skip("invalid_span", f"{CLIP_TABLE} line {number}: start/end {row.get('start')!r}/{row.get('end')!r}")
             continue

@@ -11,7 +11,17 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-from .prepare import KEYPOINT_SUFFIXES, LIP_SUFFIXES, VIDEO_SUFFIXES, FileIndex, Meta, PrepareOptions, Row, Skip
+from .prepare import (
+    KEYPOINT_SUFFIXES,
+    LIP_SUFFIXES,
+    VIDEO_SUFFIXES,
+    FileIndex,
+    Meta,
+    PrepareOptions,
+    Row,
+    Skip,
+    optional_float,
+)
 
 CORPUS = "how2sign"
 SPLITS = ("train", "val", "test")
@@ -61,13 +71,6 @@ def read_sentence_table(path: Path) -> list[dict[str, str]]:
     return rows
 
 
-def _float(value: str) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def build(root: Path, options: PrepareOptions) -> Iterator[Row | Meta | Skip]:
     tables = find_sentence_tables(root)
     if not tables:
@@ -78,7 +81,7 @@ def build(root: Path, options: PrepareOptions) -> Iterator[Row | Meta | Skip]:
     yield Meta("sentence_tables", {split: str(path) for split, path in tables.items()})
     for split, path in tables.items():
         for number, row in enumerate(read_sentence_table(path)):
-            start, end = _float(row["START"]), _float(row["END"])
+            start, end = optional_float(row["START"]), optional_float(row["END"])
             sentence_name, video_name = row["SENTENCE_NAME"], row["VIDEO_NAME"]
             if start is None or end is None:
                 yield Skip("invalid_span", f"{path.name} row {number + 2}: START/END {row['START']!r}/{row['END']!r}")

@@ -21,9 +21,9 @@ from .prepare import (
     PrepareOptions,
     Row,
     Skip,
+    caption_sentence_rows,
     hashed_split,
 )
-from .subtitles import parse_subtitle_file
 
 CORPUS = "youtube-sl-25"
 LANGUAGE_ALIASES = {"asl": "ase", "bsl": "bfi", "american": "ase", "british": "bfi"}
@@ -88,31 +88,7 @@ def build(root: Path, options: PrepareOptions) -> Iterator[Row | Meta | Skip]:
             yield Skip("missing_captions", f"{video_id}: no caption file")
             continue
         text_language, path = files[0]  # one caption track per video: the first in name order
-        try:
-            parsed = parse_subtitle_file(path)
-        except ValueError as error:
-            yield Skip("bad_subtitle_file", str(error)[:200])
-            continue
-        for skipped in parsed.skipped:
-            yield Skip("bad_cue", f"{path.name}:{skipped.line}: {skipped.reason}")
-        video = videos.find(video_id)
-        split = hashed_split(video_id, options.val_fraction)
-        for sub in parsed.subtitles:
-            yield Row(
-                "sentences",
-                {
-                    "sample_id": f"{video_id}/{sub.index}",
-                    "split": split,
-                    "episode_id": video_id,
-                    "sentence_index": sub.index,
-                    "start": sub.start,
-                    "end": sub.end,
-                    "timing": "caption",
-                    "raw_text": sub.text,
-                    "keypoints_path": keypoints.expected(video_id),
-                    "lip_path": str(lips.find(video_id) or "") or None,
-                    "video_path": str(video) if video else None,
-                    "sign_language": language,
-                    "text_language": text_language or options.text_language or "en",
-                },
-            )
+        yield from caption_sentence_rows(
+            path, video_id, hashed_split(video_id, options.val_fraction), keypoints.expected(video_id),
+            lips.find(video_id), videos.find(video_id), language, text_language or options.text_language or "en",
+        )  # fmt: skip
