@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_training_memory import _bootstrap_signllm  # loads signllm from the checkout on a bare GPU machine
+# _bootstrap_signllm loads signllm from the checkout on a bare GPU machine
+from bench_training_memory import _bootstrap_signllm, make_batch
 
 
 def build(preset: str, device: str):
@@ -34,22 +35,6 @@ def build(preset: str, device: str):
         model = SignLLMForConditionalGeneration(config)
     apply_stage(model, "3")
     return model
-
-
-def inputs(config, batch: int, device: str, prompt: int = 16, target: int = 24) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(0)
-    frames, vocab = config.num_frames, config.text_config.vocab_size
-    out = {
-        "pose_values": torch.randn(batch, frames, 203, 3, generator=generator),
-        "pose_attention_mask": torch.ones(batch, frames, dtype=torch.long),
-        "input_ids": torch.randint(2, vocab, (batch, prompt), generator=generator),
-        "attention_mask": torch.ones(batch, prompt, dtype=torch.long),
-        "labels": torch.randint(2, vocab, (batch, target), generator=generator),
-    }
-    if config.use_lip:
-        out["lip_values"] = torch.randn(batch, frames, config.lip_config.feature_size, generator=generator)
-        out["lip_attention_mask"] = torch.ones(batch, frames, dtype=torch.long)
-    return {k: v.to(device) for k, v in out.items()}
 
 
 def timed(function, device: str, repeats: int) -> float:
@@ -81,7 +66,7 @@ def main() -> None:
     config = model.config
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if args.device == "cuda" else torch.autocast("cpu", enabled=False)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
-    batch = inputs(config, args.batch, args.device)
+    batch = make_batch(config, args.batch, config.num_frames, args.device)  # task_ids 0: SLT samples
 
     def train_step() -> None:
         model.train()
