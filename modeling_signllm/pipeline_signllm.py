@@ -10,7 +10,8 @@
 ```
 
 Video files need the host-side extraction tools (``signllm.processing``: MediaPipe Holistic), which are not part
-of the Hub code; they are imported only when a video is given.
+of the Hub code: the installed package offers them through the ``signllm.keypoint_extractors`` entry point,
+looked up only when a video is given.
 """
 
 from __future__ import annotations
@@ -149,10 +150,21 @@ class SignTranslationPipeline(Pipeline):
                 "start_frame": start_frame, "end_frame": end_frame}  # fmt: skip
 
 
+#: entry-point group through which an installed package offers video → keypoints (``signllm`` registers its
+#: MediaPipe extraction as ``mediapipe``); the Hub code never imports the host-side tools by name
+KEYPOINT_EXTRACTORS = "signllm.keypoint_extractors"
+DEFAULT_EXTRACTOR = "mediapipe"
+
+
 def extract_video_keypoints(path: str, **extract_kwargs):
-    """Video → keypoints with the host-side extraction tools (``signllm.processing``), imported lazily."""
+    """Video → keypoints with the extractor an installed package registers under `KEYPOINT_EXTRACTORS`."""
+    from importlib.metadata import entry_points
+
+    found = [e for e in entry_points(group=KEYPOINT_EXTRACTORS) if e.name == DEFAULT_EXTRACTOR]
     try:
-        from signllm.processing.extract import extract_keypoints
+        if not found:
+            raise ImportError(f"no {DEFAULT_EXTRACTOR!r} entry point in group {KEYPOINT_EXTRACTORS!r}")
+        extract_keypoints = found[0].load()
     except ImportError as error:
         raise ImportError(
             "Video input needs the SignLLM extraction tools (MediaPipe Holistic), which are not part of the Hub "
