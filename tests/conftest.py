@@ -35,6 +35,24 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def legacy_python() -> str:
+    """The Python of the legacy-MediaPipe environment (.ci/run exports SIGNLLM_LEGACY_PYTHON); a failure in CI, a
+    skip elsewhere, when it is missing."""
+    python = os.environ.get("SIGNLLM_LEGACY_PYTHON")
+    local = REPO_ROOT.parent / "venv-legacy" / "bin" / "python"
+    if not python and local.exists():
+        python = str(local)
+    if python and Path(python).exists():
+        return python
+    from signllm.processing.holistic_legacy import LEGACY_INSTALL_HINT
+
+    message = f"no legacy MediaPipe environment (SIGNLLM_LEGACY_PYTHON={python!r}): {LEGACY_INSTALL_HINT}"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def fake_pose(num_frames: int = 16, seed: int = 0, missing_hand_frames: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A plausible random ``(t, 203, 3)`` keypoint clip with its ``(t, 203)`` validity mask.
 

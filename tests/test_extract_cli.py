@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, shared_data_path
+from conftest import shared_data_path
 from signllm.processing import cli_extract, model_assets
 from signllm.processing.extract import extract_keypoints, holistic_203_index, holistic_to_keypoints
 from signllm.processing.holistic_common import HolisticLandmarks
@@ -35,22 +35,6 @@ def offline_cache(tmp_path, monkeypatch):
     monkeypatch.delenv("SIGNLLM_HOLISTIC_MODEL", raising=False)
     monkeypatch.delenv("SIGNLLM_HOLISTIC_MODEL_SHA256", raising=False)
     return cache
-
-
-@pytest.fixture(scope="module")
-def legacy_python() -> str:
-    python = os.environ.get("SIGNLLM_LEGACY_PYTHON")
-    local = REPO_ROOT.parent / "venv-legacy" / "bin" / "python"
-    if not python and local.exists():
-        python = str(local)
-    if python and Path(python).exists():
-        return python
-    from signllm.processing.holistic_legacy import LEGACY_INSTALL_HINT
-
-    message = f"no legacy MediaPipe environment (SIGNLLM_LEGACY_PYTHON={python!r}): {LEGACY_INSTALL_HINT}"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def _run_cli(argv: list[str], capsys) -> tuple[int, str, str]:

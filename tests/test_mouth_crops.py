@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -192,23 +190,9 @@ np.save(sys.argv[2], out)
 """
 
 
-def legacy_python() -> str | None:
-    candidates = [os.environ.get("SIGNLLM_LEGACY_PYTHON"), "/work/venv-legacy/bin/python"]
-    for candidate in filter(None, candidates):
-        if Path(candidate).exists():
-            probe = subprocess.run(
-                [candidate, "-c", "import mediapipe.python.solutions.holistic"], check=False, capture_output=True
-            )
-            if probe.returncode == 0:
-                return candidate
-    return None
-
-
-def test_real_clip_crop_is_centred_on_the_face_mesh_lips(tmp_path):
+def test_real_clip_crop_is_centred_on_the_face_mesh_lips(tmp_path, legacy_python):
     clip = min(shared_data_path("how2sign_samples", "clips_train_unlabeled").glob("*.mp4"))
-    python = legacy_python()
-    if python is None:
-        pytest.skip("legacy MediaPipe backend not installed (set SIGNLLM_LEGACY_PYTHON or create /work/venv-legacy)")
+    python = legacy_python
     from signllm.processing.video import iter_video_frames
 
     frames = np.stack(list(itertools.islice(iter_video_frames(clip), 8)))
