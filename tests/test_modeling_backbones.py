@@ -179,7 +179,7 @@ def test_pose_sliding_equals_per_window_on_short_clip():
 
 
 def test_real_gislr_clip_with_missing_hands():
-    pandas = pytest.importorskip("pandas")
+    import pandas
     folder = shared_data_path("gislr_asl_signs_subset", "train_landmark_files")
     path = min(folder.rglob("*.parquet"))
     table = pandas.read_parquet(path)

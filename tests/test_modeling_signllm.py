@@ -221,7 +221,7 @@ def test_paper_preset_builds_on_meta_device():
 
 
 def test_load_backbone_from_islr_classifier_checkpoint(tmp_path):
-    islr = pytest.importorskip("signllm.modeling_signllm_islr")
+    from signllm import modeling_signllm_islr as islr
     from signllm.configuration_signllm_islr import SignLLMClassificationConfig
 
     torch.manual_seed(7)

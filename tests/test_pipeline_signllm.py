@@ -93,7 +93,6 @@ def test_video_without_extraction_tools_says_what_to_install(pipe, tmp_path, mon
 
 
 def test_video_goes_through_keypoint_extraction(pipe, tmp_path, monkeypatch):
-    pytest.importorskip("signllm.processing.extract")
     from signllm.processing import extract
 
     pose, mask = fake_pose(20)
@@ -111,7 +110,6 @@ def test_video_goes_through_keypoint_extraction(pipe, tmp_path, monkeypatch):
 
 
 def test_pose_file_input(pipe):
-    pytest.importorskip("pose_format")
     path = next(iter(sorted(shared_data_path("signsuisse_holistic_poses_unlabeled").glob("*.pose"))))
     assert "translation_text" in pipe(str(path), truncation="center", **FAST)[0]
     with pytest.raises(ValueError, match="too long"):

@@ -157,7 +157,7 @@ def test_save_load_round_trip(processor, tmp_path):
 
 
 def test_kaggle_parquet_and_table(processor):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     path = next(iter(sorted(shared_data_path("gislr_asl_signs_subset", "train_landmark_files").rglob("*.parquet"))))
     from_path = processor(pose=str(path), truncation="center")
     from_table = processor(pose=pd.read_parquet(path), truncation="center")
@@ -166,7 +166,6 @@ def test_kaggle_parquet_and_table(processor):
 
 
 def test_pose_format_files(processor):
-    pytest.importorskip("pose_format")
     folder = shared_data_path("signsuisse_holistic_poses_unlabeled")
     batch = processor(pose=str(next(iter(sorted(folder.glob("*.pose"))))), truncation="center")
     assert int(batch["pose_attention_mask"].sum()) == NUM_FRAMES
@@ -176,7 +175,7 @@ def test_pose_format_files(processor):
 
 
 def test_npz_written_by_the_extraction_tools(processor, tmp_path):
-    keypoint_io = pytest.importorskip("signllm.processing.keypoint_io")
+    from signllm.processing import keypoint_io
     pose, mask = fake_pose(40, missing_hand_frames=3)
     keypoint_io.write_npz(tmp_path / "clip.npz", keypoint_io.KeypointSequence(values=pose, mask=mask, fps=50.0))
     from_file = processor(pose=str(tmp_path / "clip.npz"))

@@ -217,7 +217,7 @@ def test_write_read_round_trip(tmp_path, suffix):
 
 
 def test_written_vtt_is_standard(tmp_path):
-    webvtt = pytest.importorskip("webvtt")
+    import webvtt
     path = tmp_path / "out.vtt"
     write_subtitles([Subtitle(1.0, 2.5, "x & y"), Subtitle(3.0, 4.0, "second")], path)
     captions = webvtt.read(str(path))
