@@ -81,7 +81,7 @@ STAGES = ("1", "2", "3", "finetune")
 #: Perceiver cost little time, and learn to read the signing much sooner (held-out BLEU-4 after 300 stage-2 steps:
 #: 23 at d_model 32, 28 at 64, 5 at 128)
 DEMO_TEXT_OVERRIDES = {"d_model": 64, "d_kv": 16, "d_ff": 128}
-DEMO_INITIALIZER_RANGE = 0.125  # 1/√64, the demo LM / Perceiver width (see `demo_model_overrides`)
+DEMO_INITIALIZER_RANGE = DEMO_TEXT_OVERRIDES["d_model"] ** -0.5  # 1/√width of the LM / Perceiver (0.125)
 MAX_NEW_TOKENS = 8  # a demo sentence is at most 4 words (one token each) + end of sequence
 
 #: prompt words that become single tokens (besides the vocabulary), so prompts stay short
