@@ -231,7 +231,7 @@ class SignLLMClassificationPreTrainedModel(PreTrainedModel):
 class SignLLMForSignClassification(SignLLMClassificationPreTrainedModel):
     r"""Isolated sign recognition on one modality: backbone → attentive pooling → linear classifier (architecture §5).
 
-    Used to pretrain the pose / lip backbones; `train/islr.py` exports `pose_encoder.*` / `lip_encoder.*` for
+    Used to pretrain the pose / lip backbones; `train/islr/recipe.py` exports `pose_encoder.*` / `lip_encoder.*` for
     [`SignLLMForConditionalGeneration`], whose submodules carry the same names.
 
     Losses (each switchable in the config, for the paper's ablation): CE, the articulator auxiliary CE (pose), the

@@ -8,16 +8,16 @@ import math
 import numpy as np
 import pytest
 from signllm.datasets_scripts.subtitles import Subtitle
-from signllm.train.alignment import (
+from signllm.train.inference.alignment import (
     AlignedSubtitle,
     align_subtitles,
     make_ssa_windows,
     monotone_dtw,
     plateau_decay_profile,
-    predict_in_batches,
 )
-from signllm.train.alignment_plot import plot_alignment
-from signllm.train.subtitle_export import write_aligned_subtitles, write_alignment_json, write_elan
+from signllm.train.inference.export import write_aligned_subtitles, write_alignment_json, write_elan
+from signllm.train.inference.generation import predict_in_batches
+from signllm.train.inference.plot import plot_alignment
 
 # ---------------------------------------------------------------------------------------------------- profile
 
@@ -223,8 +223,8 @@ def _results() -> list[AlignedSubtitle]:
 
 
 def test_exports_are_readable(tmp_path):
-    import webvtt
     import pympi
+    import webvtt
     results = _results()
     write_aligned_subtitles(results, tmp_path / "out.vtt")
     captions = webvtt.read(str(tmp_path / "out.vtt"))
@@ -253,8 +253,9 @@ def test_plot_alignment_png(tmp_path):
 
 
 def test_window_math_matches_the_training_sampler():
-    from signllm.datasets_scripts import sampler
-    from signllm.train.alignment import cut_window, frames_in_window, window_start_for
+    from signllm.datasets_scripts import windows as sampler
+    from signllm.train.inference.alignment import frames_in_window, window_start_for
+    from signllm.train.inference.generation import cut_window  # what inference cuts windows with
 
     for start, end in [(25.0, 75.0), (0.0, 3.0), (1000.4, 1240.6), (12.5, 13.5)]:
         assert window_start_for(start, end, 500) == sampler.slt_window_start(start, end, 500)

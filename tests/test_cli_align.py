@@ -49,8 +49,8 @@ def episode(tmp_path_factory):
 
 
 def test_align_end_to_end(tiny_model_dir, episode, tmp_path, capsys):
-    import webvtt
     import pympi
+    import webvtt
     out = tmp_path / "aligned.vtt"
     code = main(["align", str(episode / "episode.npz"), str(episode / "subtitles.vtt"), "-o", str(out),
                  "--model", str(tiny_model_dir), "--eaf", str(tmp_path / "aligned.eaf"),
@@ -103,7 +103,7 @@ def test_align_reports_bad_inputs(tiny_model_dir, episode, tmp_path, capsys):
 def test_ssa_constraint_only_allows_valid_spans(tiny_model_dir):
     import torch
     from signllm.processing_signllm import SignLLMProcessor
-    from signllm.train.alignment import ssa_output_constraint
+    from signllm.train.inference.alignment import ssa_output_constraint
 
     processor = SignLLMProcessor.from_pretrained(tiny_model_dir)
     allowed_fn, length = ssa_output_constraint(processor)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 from conftest import fake_pose
-from signllm.train.collator import SignLLMDataCollator
-from signllm.train.sampler import MultitaskSampler, slt_counts_per_batch
+from signllm.train.slt.collator import SignLLMDataCollator
+from signllm.train.slt.multitask_sampler import MultitaskSampler, slt_counts_per_batch
 
 
 def _feature(frames: int, task: int, prompt: int, target: int, lip: bool = False, seed: int = 0) -> dict:

@@ -8,8 +8,8 @@ import pytest
 from conftest import fake_pose
 from signllm.datasets_scripts.manifest import ManifestWriter, complete_row, load_manifest, manifest_files
 from signllm.datasets_scripts.prepare import PrepareOptions, PrepareReport, RowValidator, hashed_split
-from signllm.datasets_scripts.sampler import SignWindowDataset, WindowConfig, iter_window_samples
 from signllm.datasets_scripts.subtitles import Subtitle, write_subtitles
+from signllm.datasets_scripts.windows import SignWindowDataset, WindowConfig, iter_window_samples
 from signllm.processing.keypoint_io import KeypointSequence, write_npz
 from signllm.train.cli import main
 

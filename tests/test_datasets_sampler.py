@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import fake_pose, shared_data_path
-from signllm.datasets_scripts.sampler import (
+from signllm.datasets_scripts.windows import (
     IslrClipDataset,
     SignWindowDataset,
     StreamingWindowDataset,

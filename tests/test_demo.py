@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from signllm.keypoint_layout import HIDDEN_BODY_JOINTS, normalize_keypoints
-from signllm.train import demo_corpus
-from signllm.train.demo_corpus import FPS, VOCABULARY, build_demo_corpus, generate_episode, sign_lexicon
+from signllm.train.demo import corpus as demo_corpus
+from signllm.train.demo.corpus import FPS, VOCABULARY, build_demo_corpus, generate_episode, sign_lexicon
 
 
 def test_lexicon_has_one_distinct_primitive_per_word():
@@ -123,7 +123,7 @@ def test_corpus_prepares_with_the_bobsl_and_folder_builders(tmp_path):
 
 def test_demo_tokenizer_one_token_per_word_and_digit(tmp_path):
     from signllm.processing_signllm import SignLLMProcessor
-    from signllm.train.demo import build_demo_tokenizer
+    from signllm.train.demo.run import build_demo_tokenizer
     from transformers import AutoTokenizer
 
     build_demo_tokenizer(tmp_path)
@@ -145,7 +145,7 @@ def test_bad_corpus_arguments_raise(tmp_path):
 
 
 def test_metric_table_lists_every_metric():
-    from signllm.train.demo import format_metric_table
+    from signllm.train.demo.run import format_metric_table
 
     table = format_metric_table({"untrained": {"bleu4": 0.0, "f1@0.50": 1.5}, "prior": {"f1@0.50": 45.0}})
     for label in ("BLEU-4", "ROUGE-L", "CIDEr", "IoU", "Acc", "CB-Acc", "F1@.1", "F1@.25", "F1@.5"):
@@ -184,7 +184,7 @@ def test_demo_model_starts_well_conditioned():
     import torch
     from signllm.configuration_signllm import SignLLMConfig
     from signllm.modeling_signllm import SignLLMForConditionalGeneration
-    from signllm.train.demo import MODEL_FPS, WINDOW_FRAMES, demo_model_overrides
+    from signllm.train.demo.run import MODEL_FPS, WINDOW_FRAMES, demo_model_overrides
 
     episode = generate_episode("ep", "train", seed=1, min_seconds=20, max_seconds=20)
     values, mask = normalize_keypoints(episode.values, episode.mask)

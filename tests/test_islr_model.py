@@ -180,7 +180,7 @@ def test_save_load_same_logits(tmp_path):
 
 
 def _save_with_auto_map(tmp_path) -> SignLLMForSignClassification:
-    from signllm.train.islr import register_islr_auto_classes
+    from signllm.train.islr.recipe import register_islr_auto_classes
 
     register_islr_auto_classes()
     model = make_model(use_articulator_loss=False).eval()

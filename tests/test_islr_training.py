@@ -10,7 +10,8 @@ from conftest import shared_data_path
 from signllm.configuration_signllm_islr import SignLLMClassificationConfig
 from signllm.modeling_backbones import SignLLMPoseEncoder
 from signllm.modeling_signllm_islr import SignLLMForSignClassification
-from signllm.train.islr import (
+from signllm.train.evaluation.islr_metrics import islr_accuracy, topk_hits
+from signllm.train.islr.recipe import (
     SignClipDataset,
     build_model,
     clip_frame_indices,
@@ -24,7 +25,6 @@ from signllm.train.islr import (
     resolve_config,
     train_islr,
 )
-from signllm.train.islr_metrics import islr_accuracy, topk_hits
 
 SMALL_POSE = "model.overrides.pose_config={agcn_in_channels: 4, articulator_hidden_size: 8}"
 
@@ -83,9 +83,9 @@ def test_islr_accuracy_hand_computed():
 
 def test_evaluate_metric_module():
     import evaluate
-    from signllm.train.islr import CONFIG_DIR
+    from signllm.train.evaluation import METRICS_DIR
 
-    metric = evaluate.load(str(CONFIG_DIR.parent / "metrics" / "signllm_islr_accuracy"))
+    metric = evaluate.load(str(METRICS_DIR / "signllm_islr_accuracy"))
     scores = [[0.9, 0.1, 0.0], [0.2, 0.5, 0.3], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1]]
     result = metric.compute(predictions=scores, references=[0, 2, 2, 1], top_k=[1, 5])
     assert result == {"top1": 0.5, "top1_per_class": 0.5, "top5": 1.0, "top5_per_class": 1.0}

@@ -10,7 +10,7 @@ import sys
 import textwrap
 
 import pytest
-from signllm.train.push_to_hub import check_hub_folder, push, save_for_hub
+from signllm.train.hub.push_to_hub import check_hub_folder, push, save_for_hub
 from signllm_tiny import tiny_model, tiny_processor
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

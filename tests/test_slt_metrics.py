@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
-from signllm.train.slt_metrics import (
+from signllm.train.evaluation.slt_metrics import (
     LLMJudge,
     bleurt_score,
     cider_d,
@@ -19,7 +19,7 @@ from signllm.train.slt_metrics import (
     word_iou,
 )
 
-METRICS_DIR = Path(__file__).resolve().parents[1] / "train" / "metrics"
+METRICS_DIR = Path(__file__).resolve().parents[1] / "train" / "evaluation" / "metrics"
 
 
 # ------------------------------------------------------------------------------------------------ PTB
@@ -218,7 +218,7 @@ def test_matches_pycocoevalcap():
     from pycocoevalcap.rouge.rouge import Rouge
 
     rng = random.Random(0)
-    vocab = "a b c d e f the cat".split()
+    vocab = ["a", "b", "c", "d", "e", "f", "the", "cat"]
     for _ in range(10):
         n = rng.randint(2, 6)
         hyps = [" ".join(rng.choice(vocab) for _ in range(rng.randint(1, 10))) for _ in range(n)]

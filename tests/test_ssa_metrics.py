@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from signllm.train.ssa_metrics import (
+from signllm.train.evaluation.ssa_metrics import (
     Span,
     balanced_accuracy,
     edit_score,
@@ -18,7 +18,7 @@ from signllm.train.ssa_metrics import (
     subtitles_to_frames,
 )
 
-METRICS_DIR = Path(__file__).resolve().parents[1] / "train" / "metrics"
+METRICS_DIR = Path(__file__).resolve().parents[1] / "train" / "evaluation" / "metrics"
 
 
 def test_labels_start_end_time_matches_ms_tcn():

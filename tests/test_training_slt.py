@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 from signllm.train.cli import main as signllm
-from signllm.train.curriculum import parameter_group
+from signllm.train.slt.curriculum import parameter_group
 from slt_training_helpers import fast_overrides, make_folder_corpus, prepare_corpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -179,7 +179,7 @@ def test_kill_and_resume_replays_the_same_steps_and_data(curriculum, tmp_path):
     # the fixture's stage 1 is the uninterrupted reference; this run is killed (SIGKILL) during step 3,
     # after checkpoint-2 was written ...
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "signllm.train.slt", *args, "--kill-at-step", "3"]
+    command = [sys.executable, "-m", "signllm.train.slt.recipe", *args, "--kill-at-step", "3"]
     killed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=300)
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert (tmp_path / "stage1" / "checkpoints" / "checkpoint-2").is_dir()
@@ -208,7 +208,7 @@ def test_stage_needs_previous_checkpoint(tmp_path):
 
 
 def test_config_layers_and_errors(tmp_path):
-    from signllm.train.curriculum import parse_override, resolve_config
+    from signllm.train.slt.curriculum import parse_override, resolve_config
 
     config = resolve_config("3", ["tiny_debug"], ["training.max_steps=7", "run_dir=runs/x"])
     assert config["data"]["slt_fraction"] == 0.8  # stage file
@@ -229,8 +229,8 @@ def test_config_layers_and_errors(tmp_path):
 
 
 def test_model_card_fills_every_placeholder():
-    from signllm.train.curriculum import resolve_config
-    from signllm.train.model_card import render_model_card
+    from signllm.train.hub.model_card import render_model_card
+    from signllm.train.slt.curriculum import resolve_config
 
     card = render_model_card(resolve_config("2", ["tiny_debug"]), {"eval_slt_bleu4_sacrebleu": 12.5},
                              stage_description="full model on SLT", repo_id="me/x", revision="abc123")  # fmt: skip
@@ -253,9 +253,9 @@ def test_readme_finetune_with_plain_seq2seq_trainer(curriculum, tmp_path):
     """The README's Python recipe: a trained folder + a brand-new folder corpus + the stock Seq2SeqTrainer."""
     from signllm.modeling_signllm import SignLLMForConditionalGeneration
     from signllm.processing_signllm import SignLLMProcessor
-    from signllm.train.collator import SignLLMDataCollator
-    from signllm.train.curriculum import apply_stage
-    from signllm.train.slt_data import SignLLMWindowDataset, windows_from_prepared
+    from signllm.train.slt.collator import SignLLMDataCollator
+    from signllm.train.slt.curriculum import apply_stage
+    from signllm.train.slt.data import SignLLMWindowDataset, windows_from_prepared
     from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments
 
     root, stages = curriculum

@@ -28,7 +28,7 @@ from bench_training_memory import _bootstrap_signllm, make_batch
 def build(preset: str, device: str):
     from signllm.configuration_signllm import SignLLMConfig
     from signllm.modeling_signllm import SignLLMForConditionalGeneration
-    from signllm.train.curriculum import apply_stage
+    from signllm.train.slt.curriculum import apply_stage
 
     config = SignLLMConfig.from_preset(preset, text_model_name_or_path=None)
     with torch.device(device):  # build on the device: the paper model never sits in host memory

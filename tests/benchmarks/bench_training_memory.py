@@ -99,7 +99,7 @@ def make_batch(config, batch_size: int, num_frames: int, device: torch.device, p
 def build_model(preset: str, num_frames: int, device: torch.device, text_layers: int | None = None):
     from signllm.configuration_signllm import SignLLMConfig
     from signllm.modeling_signllm import SignLLMForConditionalGeneration
-    from signllm.train.curriculum import apply_stage
+    from signllm.train.slt.curriculum import apply_stage
 
     overrides = {}
     if text_layers is not None:  # CPU estimate: a shallow T5 of the same width, extrapolated in depth

@@ -1,0 +1,192 @@
+"""signllm align: align subtitles to the signing of a whole video (SSA per subtitle + monotone DTW).
+
+Examples::
+
+    signllm align episode.npz subtitles.vtt -o aligned.vtt --model checkpoints/signllm
+    signllm align episode.mp4 subtitles.srt -o aligned.srt --model checkpoints/signllm \\
+        --eaf aligned.eaf --plot aligned.png --json aligned.json --ground-truth manual.vtt
+
+The input is a keypoint file (``.pose`` / ``.npz`` / ``.npy`` / Kaggle ``.parquet``, see ``signllm extract``) or a
+video (keypoints are extracted first, which needs MediaPipe). The subtitles' own times are the prior: each
+window is centred on it, and a subtitle without a usable prediction keeps it. Outputs: the aligned subtitles
+(VTT or SRT by the ``-o`` suffix), optionally an ELAN file with prior / aligned / predicted / confidence tiers,
+a PNG timeline and a JSON report; with ``--ground-truth`` the SAT metrics of the prior and of the alignment are
+printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".m4v")
+KEYPOINT_SUFFIXES = (".pose", ".npz", ".npy", ".parquet")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by ``align`` and ``translate``."""
+    parser.add_argument("--model", "-m", required=True, type=Path,
+                        help="folder with a saved SignLLM model and processor (save_pretrained)")  # fmt: skip
+    parser.add_argument("--lip-features", type=Path, help="lip-reader features of the video: .npy/.npz (t, 768)")
+    parser.add_argument("--keypoint-fps", type=float, help="frame rate of a keypoint file that stores none")
+    parser.add_argument("--num-beams", type=int, default=5, help="beam search width [paper: 5]")
+    parser.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", type=Path, help="video or keypoint file")
+    parser.add_argument("subtitles", type=Path, help="subtitles to align (.vtt/.srt); their times are the prior")
+    parser.add_argument("--output", "-o", type=Path, required=True, help="aligned subtitles (.vtt or .srt)")
+    parser.add_argument("--eaf", type=Path, help="also write an ELAN .eaf (prior / aligned / confidence tiers)")
+    parser.add_argument("--plot", type=Path, help="also write a PNG timeline of the alignment")
+    parser.add_argument("--json", type=Path, help="also write a JSON report (prior, raw prediction, confidence)")
+    parser.add_argument("--ground-truth", type=Path, help="manually aligned subtitles: plotted and scored (SAT)")
+    parser.add_argument("--no-prior-prompt", action="store_true", help="do not put the prior in the SSA prompt")
+    parser.add_argument("--unconstrained", action="store_true", help="free decoding instead of the 'sss eee' grammar")
+    parser.add_argument("--alpha", type=float, default=0.2, help="plateau fraction of the DTW profile [paper: 0.2]")
+    parser.add_argument("--dtw-normalize", choices=("mass", "none"), default="mass",
+                        help="per-subtitle profile weighting in the DTW (see signllm.train.inference.alignment)")  # fmt: skip
+    add_model_arguments(parser)
+
+
+# -------------------------------------------------------------------------------------------------- loading
+
+
+def load_model_and_processor(path: Path, device: str | None = None):
+    """A saved SignLLM model (eval mode, on ``device``) and its processor."""
+    import torch
+    from signllm.modeling_signllm import SignLLMForConditionalGeneration
+    from signllm.processing_signllm import SignLLMProcessor
+
+    if not path.is_dir():
+        raise FileNotFoundError(f"model folder not found: {path}")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = SignLLMForConditionalGeneration.from_pretrained(path).eval().to(device)
+    # the folder is the one the user named; its tokenizer may be a custom class saved beside it
+    processor = SignLLMProcessor.from_pretrained(path, trust_remote_code=True)
+    return model, processor
+
+
+def load_pose(path: Path, fps: float, keypoint_fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints of the whole video at ``fps``: ``(values (t, 203, 3), mask (t, 203))``, from a file or a video."""
+    if not path.is_file():
+        raise FileNotFoundError(f"input not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix in KEYPOINT_SUFFIXES:
+        from signllm.processing.keypoint_io import read_keypoints
+
+        seq = read_keypoints(path, fps=keypoint_fps, target_fps=fps)
+    elif suffix in VIDEO_SUFFIXES:
+        from signllm.processing.extract import extract_keypoints
+
+        try:
+            seq = extract_keypoints(path, target_fps=fps)
+        except Exception as error:  # MediaPipe missing / model asset missing / no person: say what to do
+            raise ValueError(f"could not extract keypoints from {path}: {error}. Run `signllm extract` first and "
+                             "pass the keypoint file instead.") from error  # fmt: skip
+    else:
+        raise ValueError(f"unsupported input {path}: expected a video ({', '.join(VIDEO_SUFFIXES)}) or keypoints "
+                         f"({', '.join(KEYPOINT_SUFFIXES)})")  # fmt: skip
+    if seq.values.shape[0] == 0:
+        raise ValueError(f"{path} holds no frames")
+    return seq.values, seq.mask
+
+
+def load_lip(path: Path | None, num_frames: int) -> np.ndarray | None:
+    """Lip features ``(t, f)`` at the model frame rate (``.npy``, or ``.npz`` with ``features``/``values``)."""
+    if path is None:
+        return None
+    if path.suffix.lower() == ".npz":
+        with np.load(path) as data:
+            key = next((k for k in ("features", "values", "lip") if k in data), None)
+            if key is None:
+                raise ValueError(f"{path}: expected an array named 'features' or 'values'")
+            array = data[key]
+    else:
+        array = np.load(path)
+    if array.ndim != 2:
+        raise ValueError(f"{path}: lip features must be (frames, width), got shape {array.shape}")
+    if abs(len(array) - num_frames) > 2:
+        print(f"warning: {len(array)} lip frames vs {num_frames} pose frames; using the common part", file=sys.stderr)
+    return array.astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------------------ run
+
+
+def _print_summary(results, output: Path) -> None:
+    sources = {source: sum(r.source == source for r in results) for source in ("aligned", "dtw_dropped", "prior")}
+    confidences = [r.confidence for r in results if r.confidence is not None]
+    mean = f", mean confidence {np.mean(confidences):.3f}" if confidences else ""
+    print(f"aligned {sources['aligned']} / {len(results)} subtitles ({sources['prior']} kept the prior, "
+          f"{sources['dtw_dropped']} dropped by the DTW{mean}) -> {output}")  # fmt: skip
+
+
+def _score_against(results, prior, ground_truth) -> None:
+    from signllm.train.evaluation.cli import format_table
+    from signllm.train.evaluation.ssa_metrics import evaluate_alignment
+
+    if len(ground_truth) != len(results):
+        print(f"warning: ground truth has {len(ground_truth)} cues, the subtitles {len(results)}: not scored",
+              file=sys.stderr)
+        return
+    rows = {}
+    for name, predicted in (("prior", prior), ("aligned", results)):
+        metrics = evaluate_alignment([(predicted, ground_truth)])
+        rows[name] = " ".join(f"{key} {metrics[key]:.2f}" for key in ("frame_accuracy", "f1@0.10", "f1@0.25", "f1@0.50"))
+    print(format_table(rows, "SAT metrics against the ground truth"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from signllm.datasets_scripts.subtitles import read_subtitles
+
+    from .alignment import align_subtitles, model_span_predictor
+    from .export import write_aligned_subtitles, write_alignment_json, write_elan
+    from .plot import plot_alignment
+
+    try:
+        if args.output.suffix.lower() not in (".vtt", ".srt"):
+            raise ValueError(f"--output must end in .vtt or .srt, got {args.output}")
+        subtitles = read_subtitles(args.subtitles)
+        if not subtitles:
+            raise ValueError(f"{args.subtitles} has no subtitles")
+        ground_truth = read_subtitles(args.ground_truth) if args.ground_truth else None
+        model, processor = load_model_and_processor(args.model, args.device)
+        pose_values, pose_mask = load_pose(args.input, processor.fps, args.keypoint_fps)
+        lip_values = load_lip(args.lip_features, len(pose_values))
+    except (ValueError, FileNotFoundError) as error:
+        print(f"signllm align: error: {error}", file=sys.stderr)
+        return 2
+
+    predict = model_span_predictor(model, processor, pose_values, pose_mask, lip_values, num_beams=args.num_beams,
+                                   use_prior=not args.no_prior_prompt, constrained=not args.unconstrained)
+    results = align_subtitles(subtitles, len(pose_values), predict, fps=processor.fps, num_frames=processor.num_frames,
+                              batch_size=args.batch_size, alpha=args.alpha, normalize=args.dtw_normalize,
+                              progress=not args.no_progress)  # fmt: skip
+    write_aligned_subtitles(results, args.output)
+    _print_summary(results, args.output)
+    media = args.input if args.input.suffix.lower() in VIDEO_SUFFIXES else None
+    if args.eaf:
+        write_elan(results, args.eaf, media_path=media, ground_truth=ground_truth)
+        print(f"wrote {args.eaf}")
+    if args.plot:
+        gt_for_plot = None
+        if ground_truth is not None:  # pair by position in the files (read_subtitles keeps it in `index`)
+            by_index = {cue.index: cue for cue in ground_truth}
+            gt_for_plot = [by_index.get(item.index) for item in results]
+            gt_for_plot = None if any(cue is None for cue in gt_for_plot) else gt_for_plot
+        plot_alignment(results, args.plot, ground_truth=gt_for_plot)
+        print(f"wrote {args.plot}")
+    if args.json:
+        write_alignment_json(results, args.json, input=str(args.input), subtitles=str(args.subtitles),
+                             model=str(args.model), fps=processor.fps, window_frames=processor.num_frames,
+                             num_beams=args.num_beams, alpha=args.alpha, dtw_normalize=args.dtw_normalize)  # fmt: skip
+        print(f"wrote {args.json}")
+    if ground_truth is not None:
+        _score_against(results, subtitles, ground_truth)
+    return 0
