@@ -127,7 +127,7 @@ def run_legacy(
         landmarks, confidence, width, height = holistic_common.run_landmarker(
             graph.detect, video.iter_video_frames(video_path, target_fps), target_fps, on_frames
         )
-    import mediapipe  # noqa: PLC0415 - imported (and found) by LegacyHolistic above
+    import mediapipe  # imported (and found) by LegacyHolistic above
 
     extractor = holistic_common.extractor_info(
         "legacy", getattr(mediapipe, "__version__", "unknown"), model_complexity=model_complexity,

@@ -42,7 +42,7 @@ def real_npz(tmp_path):
 
 
 def gislr_file():
-    return sorted(shared_data_path(*GISLR).rglob("*.parquet"))[0]
+    return min(shared_data_path(*GISLR).rglob("*.parquet"))
 
 
 def training_window(path, processor):
@@ -104,7 +104,7 @@ def test_resampling_picks_the_frames_video_extraction_picks(tmp_path):
 
     frames = [np.full((16, 16, 3), 20 * i, np.uint8) for i in range(12)]
     video = write_video(tmp_path / "v.mp4", frames, fps=30)
-    decoded = [int(round(float(frame.mean()) / 20)) for frame in iter_video_frames(video, 25.0)]
+    decoded = [round(float(frame.mean()) / 20) for frame in iter_video_frames(video, 25.0)]
     assert decoded == resample_index(12, 30.0, 25.0).tolist()
 
 
@@ -224,17 +224,19 @@ def test_resampled_length_is_bounded_before_allocating():
     assert processor_at(25.0, num_frames=32, max_frames=400).min_frames == 5
 
 
+def saved_model(folder, **processor_kwargs):
+    """A tiny random model + processor saved like a training stage, for the CLI tests."""
+    tiny_model().save_pretrained(folder)
+    processor_at(25.0, num_frames=32, **processor_kwargs).save_pretrained(folder)
+    return str(folder)
+
+
 def test_cli_refuses_an_implausible_keypoint_fps(tmp_path, capsys):
     from signllm.train.cli import main
 
-    model = tiny_model()
-    processor = processor_at(25.0, num_frames=32)
-    model.save_pretrained(tmp_path / "model")
-    processor.save_pretrained(tmp_path / "model")
-    pose, mask = fake_pose(20)
-    np.save(tmp_path / "clip.npy", pose)
+    np.save(tmp_path / "clip.npy", fake_pose(20)[0])
     code = main(["translate", str(tmp_path / "clip.npy"), "-o", str(tmp_path / "out.vtt"), "--model",
-                 str(tmp_path / "model"), "--keypoint-fps", "0.001", "--no-progress"])  # fmt: skip
+                 saved_model(tmp_path / "model"), "--keypoint-fps", "0.001", "--no-progress"])  # fmt: skip
     assert code == 2 and "Implausible frame rate" in capsys.readouterr().err
 
 
@@ -243,17 +245,14 @@ def test_translate_on_corrupt_keypoints_warns_and_writes_strict_json(tmp_path, c
 
     from signllm.train.cli import main
 
-    model = tiny_model()
-    processor = processor_at(25.0, num_frames=32)
-    model.save_pretrained(tmp_path / "model")
-    processor.save_pretrained(tmp_path / "model")
     pose, mask = corrupt_clip(150)
     keypoint_io.write_npz(tmp_path / "ep.npz", keypoint_io.KeypointSequence(pose, mask, 25.0))
     with caplog.at_level(logging.WARNING):
         code = main(["translate", str(tmp_path / "ep.npz"), "-o", str(tmp_path / "out.vtt"), "--model",
-                     str(tmp_path / "model"), "--segment-seconds", "2", "--num-beams", "2", "--max-new-tokens", "4",
-                     "--no-progress", "--json", str(tmp_path / "out.json")])  # fmt: skip
+                     saved_model(tmp_path / "model"), "--segment-seconds", "2", "--num-beams", "2",
+                     "--max-new-tokens", "4", "--no-progress", "--json", str(tmp_path / "out.json")])  # fmt: skip
     assert code == 0 and "masked 1050 implausible joint position(s)" in caplog.text
+    assert caplog.text.count("implausible") == 1  # screened once for the whole video, not once per window
 
     def no_constants(name):
         raise AssertionError(f"non-standard JSON constant {name}")
@@ -321,6 +320,23 @@ def test_processor_warns_when_the_input_extractor_differs(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         processor(pose=str(tmp_path / "b.npz"))
     assert "extractor" not in caplog.text
+
+
+def test_align_and_translate_warn_about_another_extractor(tmp_path, caplog):
+    from signllm.datasets_scripts.subtitles import Subtitle, write_subtitles
+    from signllm.train.cli import main
+
+    pose, mask = fake_pose(100, seed=2)
+    other = {**LEGACY, "backend": "tasks", "settings": {"model_asset": "holistic_landmarker.task"}}
+    keypoint_io.write_npz(tmp_path / "ep.npz", keypoint_io.KeypointSequence(pose, mask, 25.0, extractor=other))
+    write_subtitles([Subtitle(0.5, 1.5, "Hello."), Subtitle(2.0, 3.5, "Bye.")], tmp_path / "subs.vtt")
+    model = saved_model(tmp_path / "model", keypoint_extractor=LEGACY)
+    for command in (["align", str(tmp_path / "ep.npz"), str(tmp_path / "subs.vtt"), "-o", str(tmp_path / "a.vtt")],
+                    ["translate", str(tmp_path / "ep.npz"), "-o", str(tmp_path / "t.vtt")]):  # fmt: skip
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            assert main([*command, "--model", model, "--num-beams", "1", "--no-progress"]) == 0
+        assert "mediapipe-holistic tasks 0.10.21" in caplog.text and "differs in: backend" in caplog.text
 
 
 def test_real_extraction_records_its_extractor_and_the_pipeline_checks_it(legacy_python, tmp_path, monkeypatch,
