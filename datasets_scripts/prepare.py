@@ -15,6 +15,7 @@ same for every corpus:
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import os
@@ -403,6 +404,7 @@ class RowValidator:
         self.options = options
         self.report = report
         self._probes: dict[str, tuple[int, float] | str] = {}
+        self.extractors: dict[str, int] = {}  # keypoint provenance (JSON, "" = not recorded) -> number of files
         self._videos: dict[str, float | str] = {}
         self._seen: set[str] = set()
 
@@ -413,10 +415,23 @@ class RowValidator:
             else:
                 try:
                     self._probes[path] = probe_keypoints(path)
+                    self._count_extractor(path)
                 except ValueError as error:
                     logger.warning("unreadable keypoint file %s: %s", path, error)
                     self._probes[path] = "bad_keypoints"
         return self._probes[path]
+
+    def _count_extractor(self, path: str) -> None:
+        from signllm.keypoint_reading import encode_extractor, read_extractor
+
+        info = read_extractor(path)
+        key = encode_extractor(info) if info else ""
+        self.extractors[key] = self.extractors.get(key, 0) + 1
+
+    def keypoint_extractors(self) -> list[dict[str, Any]]:
+        """``[{"extractor": provenance or None, "files": n}, ...]``, most files first (``dataset_info.json``)."""
+        ranked = sorted(self.extractors.items(), key=lambda item: -item[1])
+        return [{"extractor": json.loads(key) if key else None, "files": count} for key, count in ranked]
 
     def _video_duration(self, path: str) -> float | str:
         if path not in self._videos:
@@ -628,6 +643,7 @@ def run_prepare(
             "options": options_dict,
             "files": files,
             "info": info,
+            "keypoint_extractors": validate.keypoint_extractors(),  # what signllm extract recorded per file
         },
     )
     return report

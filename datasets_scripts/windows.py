@@ -7,8 +7,11 @@ Window math (architecture §1, §6; 25 fps, ``num_frames`` = 500 = 20 s):
 - **SSA**: the window is centred on the prior's midpoint shifted by ``U(-ssa_shift_seconds, +ssa_shift_seconds)``
   [ours: the paper centres on the prior; the random shift stops the model learning "the answer is in the middle"],
   then moved the least amount that keeps the whole target span inside the window.
-- ``target_frames = (start, end)`` of the sentence inside the window, in ``[0, num_frames - 1]`` (the SSA target,
-  formatted by the processor as ``"sss eee"``); ``prior_frames`` likewise for the prior (clipped; None when absent).
+- ``target_frames = (first, last)`` of the sentence inside the window, **inclusive**, in ``[0, num_frames - 1]``
+  (the SSA target, formatted by the processor as ``"sss eee"``); ``prior_frames`` likewise for the prior (clipped;
+  None when absent). Seconds become frames by the one frame convention of ``signllm.processing_signllm``
+  (`seconds_to_span`: ``[start, end)`` covers ``round(start * fps)`` … ``round(end * fps) - 1``), which alignment,
+  export and the SSA metrics use too.
 
 Sample keys: ``sample_id, episode_id, task, text, pose_values (n, 203, 3) float32, pose_mask (n, 203) bool,
 frame_mask (n,) bool (False on padding), window_start, window_end (episode frames, end exclusive), target_frames,
@@ -37,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 from signllm.keypoint_layout import normalize_keypoints
+from signllm.processing_signllm import seconds_to_frame, seconds_to_span, window_span
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +88,7 @@ class WindowConfig:
 
 
 def slt_window_start(start_frame: float, end_frame: float, num_frames: int) -> int:
-    """First frame of the window centred on the span ``[start_frame, end_frame]`` (may be negative)."""
+    """First frame of the window centred on the inclusive span ``[start_frame, end_frame]`` (may be negative)."""
     return math.floor((start_frame + end_frame) / 2.0 + 0.5) - num_frames // 2
 
 
@@ -101,11 +105,8 @@ def ssa_window_start(start_frame: float, end_frame: float, centre_frame: float, 
     return min(max(window_start, lowest), highest)
 
 
-def frames_in_window(start_frame: float, end_frame: float, window_start: int, num_frames: int) -> tuple[int, int]:
-    """Span in window coordinates, rounded and clipped to ``[0, num_frames - 1]``."""
-    first = math.floor(start_frame + 0.5) - window_start
-    last = math.floor(end_frame + 0.5) - window_start
-    return min(max(first, 0), num_frames - 1), min(max(last, 0), num_frames - 1)
+#: inclusive span in episode frames -> inclusive window frames, clipped to ``[0, num_frames - 1]``
+frames_in_window = window_span
 
 
 def cut_window(array: np.ndarray, window_start: int, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -170,9 +171,10 @@ class EpisodeCache:
 # -------------------------------------------------------------------------------------------------------- samples
 
 
-def _seconds_to_frames(seconds: float, row: dict[str, Any], fps: float) -> float:
-    """Episode time (s) -> frame index in the row's keypoint file (which starts at ``keypoints_offset``)."""
-    return (seconds - (row.get("keypoints_offset") or 0.0)) * fps
+def _file_span(row: dict[str, Any], start_key: str, end_key: str, fps: float) -> tuple[int, int]:
+    """Episode times (s) of a row -> inclusive frames of its keypoint file (which starts at ``keypoints_offset``)."""
+    offset = row.get("keypoints_offset") or 0.0
+    return seconds_to_span(row[start_key] - offset, row[end_key] - offset, fps)
 
 
 def make_window_sample(
@@ -184,13 +186,9 @@ def make_window_sample(
     if not row.get("keypoints_path"):
         raise ValueError(f"row {row.get('sample_id')!r} has no keypoints_path: prepare the corpus with --keypoints")
     n, fps = config.num_frames, config.fps
-    start = _seconds_to_frames(row["start"], row, fps)
-    end = _seconds_to_frames(row["end"], row, fps) - 1  # last frame inside the sentence (end is exclusive time)
-    end = max(end, start)
+    start, end = _file_span(row, "start", "end", fps)  # first and last frame of the sentence (inclusive)
     has_prior = row.get("prior_start") is not None and row.get("prior_end") is not None
-    prior = None
-    if has_prior:
-        prior = (_seconds_to_frames(row["prior_start"], row, fps), _seconds_to_frames(row["prior_end"], row, fps) - 1)
+    prior = _file_span(row, "prior_start", "prior_end", fps) if has_prior else None
     if task == "ssa":
         centre = (prior[0] + prior[1]) / 2.0 if prior is not None else (start + end) / 2.0
         centre += rng.uniform(-config.ssa_shift_seconds, config.ssa_shift_seconds) * fps
@@ -337,8 +335,9 @@ class IslrClipDataset(torch.utils.data.Dataset):
         row = self.rows[index]
         values, mask = self.cache.keypoints(row["keypoints_path"])
         if row.get("start") is not None:
-            first = math.floor(_seconds_to_frames(row["start"], row, self.fps) + 0.5)
-            last = math.floor(_seconds_to_frames(row["end"], row, self.fps) + 0.5)
+            offset = row.get("keypoints_offset") or 0.0
+            first = seconds_to_frame(row["start"] - offset, self.fps)
+            last = seconds_to_frame(row["end"] - offset, self.fps)  # exclusive
         else:
             first, last = 0, len(values)
         length = self.num_frames or max(last - first, 1)

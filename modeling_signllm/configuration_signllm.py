@@ -293,6 +293,10 @@ class SignLLMConfig(PretrainedConfig):
         use_pose / use_lip (`bool`, *optional*, defaults to `True`): which modalities the model has.
         num_frames (`int`, *optional*, defaults to 500): frames per SLT/SSA window (20 s at 25 fps) [paper].
         fps (`float`, *optional*, defaults to 25.0) [paper].
+
+            SSA frame convention [ours]: the target / prior ``"sss eee"`` are the first and last frame of the span
+            in the window, the end **inclusive** (``[start, end)`` seconds → ``round(start·fps)`` …
+            ``round(end·fps) − 1``); one definition in `processing_signllm.seconds_to_span` / `span_to_seconds`.
         use_dora (`bool`, *optional*, defaults to `True`), dora_r (32), dora_alpha (64) [paper], dora_dropout (0.05),
             dora_target_modules (`["q", "k", "v", "o", "wi_0", "wi_1", "wo"]`) [ours].
         ssa_soft_decoding_weight (`float`, *optional*, defaults to 1.0): λ of the SSA digit L1 loss [ours].

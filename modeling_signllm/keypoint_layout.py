@@ -14,9 +14,12 @@ Only numpy is used here so the processor, the model and the host-side tools shar
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 NUM_BODY_JOINTS = 33
 NUM_FACE_JOINTS = 128
@@ -32,6 +35,10 @@ ARTICULATOR_SLICES: dict[str, slice] = {
 }
 HIDDEN_BODY_JOINTS = tuple(range(25, 33))  # legs: "hide legs" as in SignCLIP preprocessing
 LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12  # pose landmark ids (body slice starts at 0)
+#: [ours] plausibility bound: a joint farther than this many shoulder widths from the shoulder centre (in any
+#: coordinate) is a tracking failure or corrupt data, not a pose; it is masked before normalisation. A signer's
+#: fingertips reach ~3 shoulder widths from the centre, MediaPipe's off-screen guesses a few more.
+MAX_KEYPOINT_DISTANCE = 10.0
 
 # mediapipe.python.solutions.pose_connections.POSE_CONNECTIONS (35 edges)
 POSE_CONNECTIONS: tuple[tuple[int, int], ...] = (
@@ -170,7 +177,7 @@ def holistic_to_203(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     landmarks = np.asarray(landmarks, dtype=np.float32)
     if landmarks.ndim != 3:
         raise ValueError(f"Expected holistic landmarks of shape (frames, keypoints, coords), got {landmarks.shape}.")
-    num_frames, num_points, num_coords = landmarks.shape
+    _, num_points, num_coords = landmarks.shape
     if num_points not in HOLISTIC_LAYOUTS:
         raise ValueError(
             f"Unsupported number of holistic landmarks {num_points}; expected one of {sorted(HOLISTIC_LAYOUTS)} "
@@ -208,21 +215,67 @@ def mask_missing(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values, mask
 
 
+def mask_implausible(
+    values: np.ndarray, mask: np.ndarray, max_distance: float | None = MAX_KEYPOINT_DISTANCE
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Mask joints farther than ``max_distance`` shoulder widths from the shoulder centre in any coordinate.
+
+    The centre and width are the **medians** over frames with both shoulders (robust to the very outliers being
+    looked for; the paper's mean normalisation follows on the cleaned joints). Computed in float64, so values
+    near the float32 limit cannot overflow. Clips without both shoulders in any frame are left as they are
+    (normalisation then reports them).
+
+    Returns:
+        ``values`` with masked joints at 0, the updated ``mask`` and the number of joints (frame, joint) masked.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    mask = np.asarray(mask, dtype=bool)
+    if max_distance is None or max_distance <= 0 or not mask.any():
+        return values, mask, 0
+    shoulders_ok = mask[:, LEFT_SHOULDER] & mask[:, RIGHT_SHOULDER]
+    if not shoulders_ok.any():
+        return values, mask, 0
+    left = values[shoulders_ok, LEFT_SHOULDER].astype(np.float64)
+    right = values[shoulders_ok, RIGHT_SHOULDER].astype(np.float64)
+    centre = np.median((left + right) / 2, axis=0)
+    width = float(np.median(np.linalg.norm(left - right, axis=-1)))
+    if not np.isfinite(width) or width <= 0 or not np.isfinite(centre).all():
+        return values, mask, 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        far = ~(np.abs(values.astype(np.float64) - centre) <= max_distance * width).all(axis=-1)
+    bad = far & mask
+    count = int(bad.sum())
+    if count:
+        values = values.copy()
+        values[bad] = 0.0
+        mask = mask & ~bad
+    return values, mask, count
+
+
 def normalize_keypoints(
-    values: np.ndarray, mask: np.ndarray, eps: float = 1e-6
+    values: np.ndarray, mask: np.ndarray, eps: float = 1e-6, max_distance: float | None = MAX_KEYPOINT_DISTANCE,
+    source: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-clip normalisation: centre on the mean shoulder midpoint, scale so the mean shoulder width is 1.
+
+    Implausible joints (`mask_implausible`, more than ``max_distance`` shoulder widths away) are masked first,
+    with a warning that counts them; training windows, ISLR clips, the CLI and the pipeline all normalise here.
 
     Args:
         values: ``(t, 203, 3)`` keypoints (invalid joints may hold anything).
         mask: ``(t, 203)`` bool validity mask.
+        max_distance: plausibility bound in shoulder widths (``None`` turns the check off).
+        source: what the clip is (a file name), for the warning.
     Returns:
-        normalised ``(t, 203, 3)`` float32 with invalid joints at 0, and the unchanged mask.
+        normalised ``(t, 203, 3)`` float32 with invalid joints at 0, and the mask (implausible joints removed).
     Raises:
         ValueError: when no frame has both shoulders (no person in the clip): the clip cannot be normalised.
     """
     values = np.asarray(values, dtype=np.float32)
     mask = np.asarray(mask, dtype=bool)
+    values, mask, masked = mask_implausible(values, mask, max_distance)
+    if masked:
+        warn_implausible(masked, mask.shape, max_distance, source)
     shoulders_ok = mask[:, LEFT_SHOULDER] & mask[:, RIGHT_SHOULDER]
     if not shoulders_ok.any():
         raise ValueError(
@@ -238,6 +291,16 @@ def normalize_keypoints(
     normalised = (values - centre) / scale
     normalised[~mask] = 0.0
     return normalised.astype(np.float32), mask
+
+
+def warn_implausible(count: int, shape: tuple[int, ...], max_distance: float | None, source: str | None) -> None:
+    """The one warning for masked implausible joints (counts, bound, where)."""
+    where = f" in {source}" if source else ""
+    logger.warning(
+        "masked %d implausible joint position(s)%s (%d frames x %d joints): farther than %g shoulder widths from "
+        "the shoulder centre (corrupt or failed tracking); they are treated as missing.",
+        count, where, shape[0], shape[1], max_distance,
+    )
 
 
 def _edge2mat(edges: list[tuple[int, int]], num_nodes: int) -> np.ndarray:

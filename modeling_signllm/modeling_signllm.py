@@ -31,6 +31,9 @@ from .modeling_perceiver import SignLLMPerceiverResampler
 TESTED_TRANSFORMERS = ("5.0", "6.0")  # [low, high) range the remote code is tested with
 SSA_ID = TASK_TO_ID["ssa"]
 NUM_SSA_DIGITS = 6  # "sss eee"
+#: [ours] largest |pose value| the model accepts: normalised keypoints stay within ~10 (the processor masks joints
+#: beyond `keypoint_layout.MAX_KEYPOINT_DISTANCE`); raw pixels stay below it; 1e30 turned the logits to NaN
+MAX_POSE_MAGNITUDE = 1e4
 
 
 # transformers renamed Seq2SeqLMOutput.past_key_values to `cache` during 5.x; support both
@@ -571,6 +574,12 @@ def _check_visual_inputs(pose_values: torch.Tensor | None, lip_values: torch.Ten
         if not bool(torch.isfinite(pose_values).all()):
             raise ValueError(
                 "pose_values contains NaN or inf; missing joints must be 0 and masked (use the processor)."
+            )
+        largest = float(pose_values.abs().amax())
+        if largest > MAX_POSE_MAGNITUDE:  # finite but huge (e.g. 1e30) overflows inside the encoders -> NaN logits
+            raise ValueError(
+                f"pose_values reaches |{largest:.3g}|, beyond {MAX_POSE_MAGNITUDE:g}: SignLLM expects shoulder-"
+                "normalised keypoints (|value| ~ 10 at most). Use the processor, which masks implausible joints."
             )
     if lip_values is not None:
         if lip_values.dim() not in (3, 5):

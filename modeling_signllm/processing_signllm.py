@@ -2,22 +2,32 @@
 
 Axis legend: b batch, t frames, k keypoints (203 after selection), c coordinates (3), f lip feature width.
 
-Accepted pose inputs (architecture §2.1), per clip:
+Accepted pose inputs (architecture §2.1), per clip — read by the one keypoint path of `keypoint_reading`
+(also used by training, evaluation and the CLI):
 - ``np.ndarray`` / tensor ``(t, 203, 3)`` (already reduced) or ``(t, k, 2|3)`` full MediaPipe Holistic with
   k ∈ {543, 553, 576, 586} (missing landmarks NaN or 0);
-- a ``dict`` with ``values`` (and optional ``mask``, ``fps``), e.g. a ``KeypointSequence._asdict()``;
-- any object with ``.values`` / ``.mask`` / ``.fps`` attributes (``signllm.processing.keypoint_io.KeypointSequence``);
-- a path to a pose-format ``.pose`` file (made from holistic), an ``.npz`` (``values``/``mask``/``fps``), or a Kaggle
-  GISLR landmark ``.parquet``; or a Kaggle-style table (``pandas.DataFrame`` with frame/type/landmark_index/x/y/z).
+- a ``dict`` with ``values`` (and optional ``mask``, ``fps``, ``extractor``), e.g. a ``KeypointSequence`` as a dict;
+- any object with ``.values`` / ``.mask`` / ``.fps`` attributes (`keypoint_reading.KeypointSequence`);
+- a path to a pose-format ``.pose`` file (full or reduced holistic), an ``.npz`` / ``.npy``, or a Kaggle GISLR
+  landmark ``.parquet``; or a Kaggle-style table (``pandas.DataFrame`` with frame/type/landmark_index/x/y/z).
 
 Lip inputs, per clip: features ``(t, f)`` (pre-extracted lip-reader features) or mouth crops ``(t, 1, 88, 88)``
 / ``(t, 88, 88)`` (run through the frozen lip reader inside the model), or ``None`` (modality absent, masked).
+
+**Frame convention** (one definition, used by the window sampler, the prompts and targets here, alignment, export
+and the SSA metrics): a span of subtitle time ``[start, end)`` seconds covers frames ``round(start * fps)`` to
+``round(end * fps) - 1`` **inclusive** (`seconds_to_span`; Python's ``round``, half to even, as the SAT metrics);
+the SSA target and prior ``"sss eee"`` are those first and last frames relative to the window start, both in
+``[0, num_frames - 1]``; back to seconds, a span ``(first, last)`` is ``[first / fps, (last + 1) / fps)``
+(`span_to_seconds`). Round trip: within half a frame of the input times.
 
 Only numpy is needed here; ``pose_format`` / ``pandas`` are imported lazily for the file formats that need them.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -27,196 +37,69 @@ import numpy as np
 from transformers import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
-from .keypoint_layout import HOLISTIC_LAYOUTS, NUM_JOINTS, holistic_to_203, mask_missing, normalize_keypoints
+from .keypoint_layout import (
+    MAX_KEYPOINT_DISTANCE,
+    NUM_JOINTS,
+    mask_implausible,
+    normalize_keypoints,
+    warn_implausible,
+)
+from .keypoint_reading import (  # noqa: F401 - KeypointFileError, describe_extractor: re-exported for users
+    DEFAULT_MAX_FRAMES,
+    KEYPOINT_SUFFIXES,
+    KeypointFileError,
+    KeypointSequence,
+    describe_extractor,
+    extractor_mismatch,
+    load_keypoints,
+    resample_frames,
+)
+
+logger = logging.getLogger(__name__)
 
 TASKS = ("slt", "ssa")
 TASK_TO_ID = {task: index for index, task in enumerate(TASKS)}
-POSE_SUFFIXES = (".pose", ".npz", ".parquet")
-# Kaggle GISLR landmark tables: offset of each landmark type in the canonical 543-point holistic order.
-KAGGLE_TYPE_OFFSETS = {"pose": (0, 33), "face": (33, 468), "left_hand": (501, 21), "right_hand": (522, 21)}
-# pose-format holistic components, in canonical order.
-POSE_FORMAT_COMPONENTS = ("POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS")
+POSE_SUFFIXES = KEYPOINT_SUFFIXES
+PRIOR_UNITS = ("frames", "seconds")
 
 
-# ------------------------------------------------------------------------------------------------ keypoint loading
-def load_keypoints(source: Any, fps: float | None = None) -> tuple[np.ndarray, np.ndarray, float | None]:
-    """Turn one clip in any accepted form into raw 203-joint keypoints.
-
-    Returns:
-        ``values (t, 203, 3)`` float32 (invalid joints 0), ``mask (t, 203)`` bool (True = valid), and the frame rate
-        (``fps`` argument, else the one stored in the source, else ``None``).
-    """
-    mask = None
-    if isinstance(source, (str, os.PathLike)):
-        values, mask, stored_fps = _read_keypoint_file(os.fspath(source))
-    elif _is_table(source):
-        values, stored_fps = _kaggle_table_to_holistic(source), None
-    elif isinstance(source, dict):
-        key = next((k for k in ("values", "pose_values", "keypoints", "data") if k in source), None)
-        if key is None:
-            raise ValueError(f"A keypoint dict needs a 'values' entry (t, k, c); got keys {sorted(source)}.")
-        values, mask, stored_fps = source[key], source.get("mask"), source.get("fps")
-    elif hasattr(source, "values") and hasattr(source, "mask") and not callable(source.values):
-        values, mask, stored_fps = source.values, source.mask, getattr(source, "fps", None)
-    else:
-        values, stored_fps = source, None
-    values = _to_numpy(values)
-    values, mask = _select_203(values, None if mask is None else _to_numpy(mask).astype(bool))
-    return values, mask, float(fps) if fps is not None else (float(stored_fps) if stored_fps else None)
+# ------------------------------------------------------------------------------------------------ frame convention
+def seconds_to_frame(seconds: float, fps: float) -> int:
+    """The frame that starts at (or nearest to) ``seconds``: ``round(seconds * fps)`` (half to even, as SAT)."""
+    return round(seconds * fps)
 
 
-def _select_203(values: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(values, np.ndarray) or values.dtype == object:
-        raise ValueError(f"Keypoints must be a numeric array, got {type(values).__name__}.")
-    if values.ndim == 4 and values.shape[1] == 1:  # pose-format layout (frames, people=1, points, dims)
-        values = values[:, 0]
-    if values.ndim != 3:
-        raise ValueError(f"Keypoints must have shape (frames, keypoints, coords), got {values.shape}.")
-    if values.shape[0] == 0:
-        raise ValueError("Empty keypoint sequence (0 frames).")
-    if values.shape[1] == NUM_JOINTS:
-        if values.shape[2] == 2:
-            values = np.concatenate([values, np.zeros_like(values[..., :1])], axis=-1)
-        selected, valid = mask_missing(values)
-    elif values.shape[1] in HOLISTIC_LAYOUTS:
-        selected, valid = holistic_to_203(values)
-        mask = None  # a caller mask refers to the full holistic layout; holistic_to_203 recomputes it
-    else:
-        raise ValueError(
-            f"Wrong joint count {values.shape[1]}: expected {NUM_JOINTS} (SignLLM layout) or a full MediaPipe "
-            f"Holistic layout with {sorted(HOLISTIC_LAYOUTS)} landmarks."
-        )
-    if mask is not None:
-        if mask.shape != valid.shape:
-            raise ValueError(f"Keypoint mask shape {mask.shape} does not match keypoints {valid.shape}.")
-        valid = valid & mask
-        selected[~valid] = 0.0
-    return selected, valid
+def seconds_to_span(start: float, end: float, fps: float) -> tuple[int, int]:
+    """Time ``[start, end)`` in seconds → ``(first, last)`` frames, **last inclusive** (at least one frame)."""
+    first = seconds_to_frame(start, fps)
+    return first, max(seconds_to_frame(end, fps) - 1, first)
 
 
-def _to_numpy(array: Any) -> np.ndarray:
-    if hasattr(array, "detach"):  # torch tensor
-        array = array.detach().cpu().numpy()
-    if isinstance(array, np.ma.MaskedArray):
-        array = array.astype(np.float32).filled(np.nan)
-    return np.asarray(array)
+def span_to_seconds(first: float, last: float, fps: float) -> tuple[float, float]:
+    """Inclusive frames ``(first, last)`` → time ``[first / fps, (last + 1) / fps)`` in seconds."""
+    return first / fps, (last + 1) / fps
 
 
-def _is_table(source: Any) -> bool:
-    return hasattr(source, "columns") and {"frame", "type", "landmark_index"} <= set(map(str, source.columns))
+def window_span(first: int, last: int, window_start: int, num_frames: int) -> tuple[int, int]:
+    """Inclusive episode frames → inclusive window frames, clipped to ``[0, num_frames - 1]``."""
+    def clip(frame: int) -> int:
+        return min(max(int(frame) - int(window_start), 0), num_frames - 1)
+
+    return clip(first), clip(last)
 
 
-def _read_keypoint_file(path: str) -> tuple[np.ndarray, np.ndarray | None, float | None]:
-    if not os.path.isfile(path):
-        raise ValueError(f"Keypoint file not found: {path}")
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix == ".pose":
-        values, fps = _read_pose_file(path)
-        return values, None, fps
-    if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as data:
-            key = next((k for k in ("values", "pose_values", "keypoints") if k in data), None)
-            if key is None:
-                raise ValueError(f"{path}: .npz needs a 'values' array, has {sorted(data.files)}.")
-            mask = data["mask"] if "mask" in data else None
-            fps = float(data["fps"]) if "fps" in data else None
-            return data[key], mask, fps
-    if suffix == ".parquet":
-        try:
-            import pandas as pd
-        except ImportError as error:  # pragma: no cover - pandas is a dependency of the package
-            raise ImportError("Reading Kaggle .parquet landmark files needs pandas and pyarrow.") from error
-        return _kaggle_table_to_holistic(pd.read_parquet(path)), None, None
-    raise ValueError(f"Unsupported keypoint file {path!r}: expected one of {', '.join(POSE_SUFFIXES)}.")
-
-
-def _read_pose_file(path: str) -> tuple[np.ndarray, float]:
-    """A pose-format ``.pose`` made from MediaPipe Holistic → ``(t, k, 3)`` with NaN where confidence is 0."""
-    try:
-        from pose_format import Pose
-    except ImportError as error:
-        raise ImportError("Reading .pose files needs pose-format: `pip install pose-format`.") from error
-    with open(path, "rb") as handle:
-        pose = Pose.read(handle.read())
-    components = {component.name: component for component in pose.header.components}
-    missing = [name for name in POSE_FORMAT_COMPONENTS if name not in components]
-    if missing:
-        raise ValueError(f"{path}: not a MediaPipe Holistic pose (missing components {missing}).")
-    data = np.ma.filled(pose.body.data[:, 0].astype(np.float32), np.nan)  # first person
-    data = np.where(pose.body.confidence[:, 0, :, None] > 0, data, np.nan)
-    pieces, start = {}, 0
-    for component in pose.header.components:
-        pieces[component.name] = data[:, start : start + len(component.points), :3]
-        start += len(component.points)
-    sizes = [pieces[name].shape[1] for name in POSE_FORMAT_COMPONENTS]
-    if sizes[0] != 33 or sizes[2:] != [21, 21] or sizes[1] not in (128, 468, 478):
-        raise ValueError(
-            f"{path}: unsupported holistic layout {dict(zip(POSE_FORMAT_COMPONENTS, sizes))}; expected pose 33, "
-            "face 468/478 (or the 128 contour points), hands 21+21. Reduced poses (e.g. 8 body points) are not supported."
-        )
-    values = np.concatenate([pieces[name] for name in POSE_FORMAT_COMPONENTS], axis=1)
-    return values, float(pose.body.fps)
-
-
-def _kaggle_table_to_holistic(table: Any) -> np.ndarray:
-    """Kaggle GISLR long table (frame, type, landmark_index, x, y, z) → ``(t, 543, 3)``, NaN where missing."""
-    frames = np.asarray(table["frame"])
-    unique_frames, frame_index = np.unique(frames, return_inverse=True)
-    types = np.asarray(table["type"]).astype(str)
-    landmark = np.asarray(table["landmark_index"]).astype(np.int64)
-    unknown = set(np.unique(types)) - set(KAGGLE_TYPE_OFFSETS)
-    if unknown:
-        raise ValueError(f"Unknown landmark types {sorted(unknown)}; expected {sorted(KAGGLE_TYPE_OFFSETS)}.")
-    offsets = np.array([KAGGLE_TYPE_OFFSETS[name][0] for name in types])
-    sizes = np.array([KAGGLE_TYPE_OFFSETS[name][1] for name in types])
-    if (landmark < 0).any() or (landmark >= sizes).any():
-        raise ValueError("Kaggle landmark_index out of range for its type.")
-    values = np.full((len(unique_frames), 543, 3), np.nan, dtype=np.float32)
-    coords = np.stack([np.asarray(table[axis], dtype=np.float32) for axis in ("x", "y", "z")], axis=-1)
-    values[frame_index, offsets + landmark] = coords
-    return values
-
-
-# ----------------------------------------------------------------------------------------------- clip processing
-def resample_keypoints(
-    values: np.ndarray, mask: np.ndarray, source_fps: float, target_fps: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Linear interpolation in time to ``target_fps``; a joint is valid only if both neighbours are valid."""
-    if source_fps <= 0:
-        raise ValueError(f"Frame rate must be positive, got {source_fps}.")
-    if abs(source_fps - target_fps) < 1e-6:
-        return values, mask
-    num_frames = values.shape[0]
-    duration = num_frames / source_fps
-    num_out = max(1, round(duration * target_fps))
-    position = np.clip(np.arange(num_out) * source_fps / target_fps, 0, num_frames - 1)
-    lower = np.floor(position).astype(np.int64)
-    upper = np.minimum(lower + 1, num_frames - 1)
-    weight = (position - lower)[:, None, None].astype(np.float32)
-    resampled = (1 - weight) * values[lower] + weight * values[upper]
-    valid = mask[lower] & (mask[upper] | (weight[..., 0] == 0))
-    resampled[~valid] = 0.0
-    return resampled.astype(np.float32), valid
-
-
-def resample_frames(array: np.ndarray, source_fps: float, target_fps: float) -> np.ndarray:
-    """Nearest-frame resampling of per-frame features or crops ``(t, ...)``."""
-    if abs(source_fps - target_fps) < 1e-6:
-        return array
-    num_out = max(1, round(array.shape[0] / source_fps * target_fps))
-    index = np.minimum(np.round(np.arange(num_out) * source_fps / target_fps).astype(np.int64), array.shape[0] - 1)
-    return array[index]
-
-
-def crop_or_check_length(num_frames: int, window: int, min_frames: int, truncation: str | None) -> slice:
+def crop_or_check_length(num_frames: int, window: int, min_frames: int, truncation: str | None,
+                         fps: float | None = None) -> slice:  # fmt: skip
     """The slice of a clip kept in the window; raises a clear error for clips too short / too long."""
+    rate = f" at {fps:g} fps" if fps else ""
     if num_frames < min_frames:
-        raise ValueError(f"Clip too short: {num_frames} frames, the model needs at least {min_frames} (at 25 fps).")
+        seconds = f" ({min_frames / fps:.2f} s)" if fps else ""
+        raise ValueError(f"Clip too short: {num_frames} frames{rate}, the model needs at least {min_frames}{seconds}.")
     if num_frames <= window:
         return slice(0, num_frames)
     if truncation is None:
         raise ValueError(
-            f"Clip too long: {num_frames} frames but the model window is {window} frames. Split the video into "
+            f"Clip too long: {num_frames} frames{rate} but the model window is {window} frames. Split the video into "
             "windows (e.g. one per sentence) or pass truncation='center' / 'start' to crop it."
         )
     if truncation == "start":
@@ -225,6 +108,16 @@ def crop_or_check_length(num_frames: int, window: int, min_frames: int, truncati
         start = (num_frames - window) // 2
         return slice(start, start + window)
     raise ValueError(f"truncation={truncation!r} is not supported; allowed values: None, 'center', 'start'.")
+
+
+def _to_numpy(array: Any) -> np.ndarray:
+    if hasattr(array, "detach"):  # torch tensor
+        array = array.detach().cpu().numpy()
+    return np.asarray(array)
+
+
+def _is_table(source: Any) -> bool:
+    return hasattr(source, "columns") and {"frame", "type", "landmark_index"} <= set(map(str, source.columns))
 
 
 # ------------------------------------------------------------------------------------------------------ processor
@@ -237,16 +130,32 @@ class SignLLMProcessor(ProcessorMixin):
     Args:
         tokenizer (`PreTrainedTokenizerBase`): the text tokenizer (Flan-T5's, or ``ByT5Tokenizer`` in tests).
         num_frames (`int`, *optional*, defaults to 500): window length in frames (20 s at 25 fps) [paper].
-        fps (`float`, *optional*, defaults to 25.0): model frame rate; inputs are resampled to it [paper].
-        min_frames (`int`, *optional*, defaults to 25): shorter clips are rejected (1 s, the paper's data filter).
+        fps (`float`, *optional*, defaults to 25.0): model frame rate; inputs are resampled to it [paper] with the
+            nearest-frame rule of `keypoint_reading` (the same frames ``signllm extract`` takes from a video).
+        min_seconds (`float`, *optional*, defaults to 1.0): shorter clips are rejected [paper: 1-20 s data filter];
+            in frames at the model rate: ``ceil(min_seconds * fps)`` (`min_frames`). An old ``min_frames=N`` setting
+            (frames at 25 fps) is read as ``min_seconds = N / 25``.
+        max_frames (`int`, *optional*, defaults to 360000): longest input after resampling (4 h at 25 fps); longer
+            inputs (or a wrong, tiny frame rate that would blow one up) are refused before allocating anything.
         padding (`str`, *optional*, defaults to `"max_length"`): pad clips to ``num_frames`` or to the ``"longest"``.
         truncation (`str`, *optional*): ``None`` rejects clips longer than the window, ``"center"`` / ``"start"`` crop.
         normalize (`bool`, *optional*, defaults to `True`): per-clip shoulder normalisation.
+        max_keypoint_distance (`float`, *optional*, defaults to 10.0): [ours] plausibility bound in shoulder widths
+            from the shoulder centre; farther joints (corrupt values such as 1e30, failed tracking) are masked with a
+            warning that counts them, before anything reaches the model (`keypoint_layout.mask_implausible`).
         lip_feature_size (`int`, *optional*, defaults to 768): width of pre-extracted lip features.
         slt_prompt, ssa_prompt, ssa_prior_template (`str`): prompts (architecture §4), same defaults as the config.
         ssa_digit_separator (`str`, *optional*): text between the digits of a frame index; ``None`` picks ``""`` when
             the tokenizer gives one token per digit in ``"123"`` (byte-level) and ``" "`` otherwise (SentencePiece).
+        max_subtitle_tokens (`int`, *optional*, defaults to 256): [ours] token budget of the subtitle text in an SSA
+            prompt; longer subtitles are cut (with a warning) so one pathological cue cannot blow up memory. 256
+            Flan-T5 tokens hold ~190 words, far above the paper's 80-word data filter.
         max_target_length (`int`, *optional*, defaults to 128): label truncation length in tokens.
+        keypoint_extractor (`dict`, *optional*): provenance of the keypoints the model was trained on
+            (``{"name", "backend", "version", "settings"}``, as ``signllm extract`` records it); inputs from another
+            extractor get a warning that says which (`check_extractor`). `describe_extractor` formats it.
+
+    SSA frame convention: see the module docstring (targets and priors are inclusive window frames).
     """
 
     def __init__(
@@ -254,34 +163,50 @@ class SignLLMProcessor(ProcessorMixin):
         tokenizer=None,
         num_frames: int = 500,
         fps: float = 25.0,
-        min_frames: int = 25,
+        min_seconds: float = 1.0,
+        max_frames: int = DEFAULT_MAX_FRAMES,
         padding: str = "max_length",
         truncation: str | None = None,
         normalize: bool = True,
+        max_keypoint_distance: float | None = MAX_KEYPOINT_DISTANCE,
         lip_feature_size: int = 768,
         slt_prompt: str = "Translate the sign language video to English.",
         ssa_prompt: str = "Align the subtitle to the signing: {subtitle}",
         ssa_prior_template: str = " Prior: {start} {end}",
         ssa_digit_separator: str | None = None,
+        max_subtitle_tokens: int = 256,
         max_target_length: int = 128,
+        keypoint_extractor: dict | None = None,
+        min_frames: int | None = None,
         **kwargs,
     ):
         if padding not in ("max_length", "longest"):
             raise ValueError(f"padding={padding!r} is not supported; allowed values: 'max_length', 'longest'.")
+        if min_frames is not None:  # processor_config.json from before min_seconds: frames at 25 fps
+            min_seconds = min_frames / 25.0
         self.num_frames = num_frames
         self.fps = fps
-        self.min_frames = min_frames
+        self.min_seconds = float(min_seconds)
+        self.max_frames = int(max_frames)
         self.padding = padding
         self.truncation = truncation
         self.normalize = normalize
+        self.max_keypoint_distance = max_keypoint_distance
         self.lip_feature_size = lip_feature_size
         self.slt_prompt = slt_prompt
         self.ssa_prompt = ssa_prompt
         self.ssa_prior_template = ssa_prior_template
         self.ssa_digit_separator = ssa_digit_separator
+        self.max_subtitle_tokens = int(max_subtitle_tokens)
         self.max_target_length = max_target_length
+        self.keypoint_extractor = dict(keypoint_extractor) if keypoint_extractor else None
         self._digit_token_ids: list[int] | None = None
         super().__init__(tokenizer, **kwargs)
+
+    @property
+    def min_frames(self) -> int:
+        """Shortest clip in frames at the model rate: ``ceil(min_seconds * fps)`` (at least 1)."""
+        return max(1, math.ceil(self.min_seconds * self.fps - 1e-9))
 
     # ------------------------------------------------------------------------------------------------ call
     def __call__(
@@ -291,12 +216,14 @@ class SignLLMProcessor(ProcessorMixin):
         text: str | Sequence[str] | None = None,
         task: str | Sequence[str] = "slt",
         subtitle: str | Sequence[str | None] | None = None,
-        prior: tuple[int, int] | Sequence[tuple[int, int] | None] | None = None,
+        prior: tuple[float, float] | Sequence[tuple[float, float] | None] | None = None,
         targets: tuple[int, int] | Sequence[tuple[int, int] | None] | None = None,
         fps: float | Sequence[float | None] | None = None,
         truncation: str | None = "default",
         padding: str | None = None,
         return_tensors: str | None = "pt",
+        prior_unit: str = "frames",
+        return_window_start: bool = False,
         **kwargs,
     ) -> BatchFeature:
         """Prepare a batch.
@@ -307,10 +234,17 @@ class SignLLMProcessor(ProcessorMixin):
             text: SLT target sentence(s) → ``labels`` (training).
             task: ``"slt"`` / ``"ssa"``, or one per sample for mixed batches.
             subtitle: the subtitle text to align, per SSA sample.
-            prior: optional prior ``(start_frame, end_frame)`` in the window, per SSA sample.
-            targets: SSA target ``(start_frame, end_frame)`` → ``labels`` (training).
+            prior: optional prior per SSA sample. One pair of numbers is one prior (for every sample); a list holds
+                one pair (or ``None``) per sample. With ``prior_unit="frames"`` (default): inclusive window frames
+                ``(first, last)``; with ``"seconds"``: ``(start, end)`` seconds from the clip's first frame, turned
+                into window frames after resampling and cropping (module docstring). NaN / reversed priors are
+                errors; a prior partly outside the window is clipped to it with a warning, one entirely outside is
+                an error.
+            targets: SSA target ``(first_frame, last_frame)`` (inclusive, window frames) → ``labels`` (training).
             fps: frame rate of the inputs when it is not stored with them (defaults to the model rate).
             truncation / padding: override the processor's settings for this call.
+            return_window_start: also return ``window_start (b,)``: the input frame (at the model rate) where each
+                window starts (non-zero when ``truncation`` cropped the clip).
         Returns:
             `BatchFeature` with ``pose_values (b, t, 203, 3)``, ``pose_attention_mask (b, t)``,
             ``pose_joint_mask (b, t, 203)``, [``lip_values (b, t, f)`` or ``(b, t, 1, 88, 88)``,
@@ -319,6 +253,8 @@ class SignLLMProcessor(ProcessorMixin):
         """
         if pose is None and lip is None:
             raise ValueError("SignLLMProcessor needs `pose` and/or `lip` inputs; both are None.")
+        if prior_unit not in PRIOR_UNITS:
+            raise ValueError(f"prior_unit={prior_unit!r} is not supported; allowed values: 'frames', 'seconds'.")
         poses = _as_batch(pose, _is_single_clip)
         lips = _as_batch(lip, _is_single_lip)
         batch_size = max(len(poses), len(lips))
@@ -335,40 +271,85 @@ class SignLLMProcessor(ProcessorMixin):
         padding = padding or self.padding
         if padding not in ("max_length", "longest"):
             raise ValueError(f"padding={padding!r} is not supported; allowed values: 'max_length', 'longest'.")
+        priors = _broadcast_pairs(prior, batch_size, "prior")  # checked before the (slow) keypoint reading
 
-        # step 1: visual inputs, each clip resampled, normalised and placed in the window
+        # step 1: visual inputs, each clip resampled, cleaned, normalised and placed in the window
         pose_items = [self._prepare_pose(clip, rate, truncation) if clip is not None else None
                       for clip, rate in zip(poses, fpss)]  # fmt: skip
         lip_items = [self._prepare_lip(clip, rate, truncation) if clip is not None else None
                      for clip, rate in zip(lips, fpss)]  # fmt: skip
-        features = self._pad_visual(pose_items, lip_items, padding)
+        features = self._pad_visual([None if item is None else item[:2] for item in pose_items],
+                                    [None if item is None else item[0] for item in lip_items], padding)  # fmt: skip
+        windows = [(p or l or (0, 0))[-2:] for p, l in zip(pose_items, lip_items)]  # (window start, kept frames)
 
         # step 2: prompts
         subtitles = _broadcast(subtitle, batch_size, "subtitle")
-        priors = _broadcast_pairs(prior, batch_size, "prior")
+        if prior_unit == "seconds":
+            priors = [None if pri is None else self.prior_seconds_to_frames(pri, start, length)
+                      for pri, (start, length) in zip(priors, windows)]  # fmt: skip
         prompts = [self.build_prompt(name, sub, pri) for name, sub, pri in zip(tasks, subtitles, priors)]
         encoded = self.tokenizer(prompts, padding=True, return_tensors="np")
         features["input_ids"] = encoded["input_ids"]
         features["attention_mask"] = encoded["attention_mask"]
         features["task_ids"] = np.array([TASK_TO_ID[name] for name in tasks], dtype=np.int64)
+        if return_window_start:
+            features["window_start"] = np.array([start for start, _ in windows], dtype=np.int64)
 
         # step 3: labels (training only)
         if text is not None or targets is not None:
             features["labels"] = self._labels(tasks, text, targets)
         return BatchFeature(features, tensor_type=return_tensors)
 
-    def _prepare_pose(self, clip: Any, fps: float | None, truncation: str | None) -> tuple[np.ndarray, np.ndarray]:
-        values, mask, source_fps = load_keypoints(clip, fps)
-        if not mask.any():
-            raise ValueError("All keypoints are missing (NaN or zero) in this clip: nothing to translate.")
-        values, mask = resample_keypoints(values, mask, source_fps or self.fps, self.fps)
-        keep = crop_or_check_length(values.shape[0], self.num_frames, self.min_frames, truncation)
-        values, mask = values[keep], mask[keep]
+    # ------------------------------------------------------------------------------------------ keypoints
+    def load_keypoints(self, source: Any, fps: float | None = None) -> KeypointSequence:
+        """One clip or whole video in any accepted form → raw 203-joint :class:`KeypointSequence` at the model rate.
+
+        The single reading path (file formats, joint selection, fps checks, resampling, ``max_frames``) shared by
+        training, the CLI and the pipeline; warns when the keypoints come from another extractor than the model's.
+        """
+        sequence = load_keypoints(source, self.fps, fps=fps, default_fps=self.fps, max_frames=self.max_frames)
+        self.check_extractor(sequence.extractor, source)
+        return sequence
+
+    def clean_keypoints(
+        self, values: np.ndarray, mask: np.ndarray, source: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mask implausible joints (warning with counts) and, with ``normalize``, shoulder-normalise the clip."""
         if self.normalize:
-            values, mask = normalize_keypoints(values, mask)
+            return normalize_keypoints(values, mask, max_distance=self.max_keypoint_distance,
+                                       source=_describe_source(source))  # fmt: skip
+        return self.screen_keypoints(values, mask, source)
+
+    def screen_keypoints(
+        self, values: np.ndarray, mask: np.ndarray, source: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mask joints beyond ``max_keypoint_distance`` shoulder widths (warning with counts); no normalisation.
+        ``translate`` / ``align`` screen a whole video once this way before cutting it into windows."""
+        values, mask, masked = mask_implausible(values, mask, self.max_keypoint_distance)
+        if masked:
+            warn_implausible(masked, mask.shape, self.max_keypoint_distance, _describe_source(source))
         return values, mask
 
-    def _prepare_lip(self, clip: Any, fps: float | None, truncation: str | None) -> np.ndarray:
+    def check_extractor(self, extractor: dict | None, source: Any = None) -> str | None:
+        """Warn (and return the message) when ``extractor`` differs from the one the model was trained on."""
+        message = extractor_mismatch(extractor, self.keypoint_extractor)
+        if message:
+            where = _describe_source(source)
+            logger.warning("%s%s", f"{where}: " if where else "", message)
+        return message
+
+    def _prepare_pose(self, clip: Any, fps: float | None, truncation: str | None):
+        """``(values (t, 203, 3), mask (t, 203), window start, kept frames)`` of one clip."""
+        sequence = self.load_keypoints(clip, fps)
+        values, mask = sequence.values, sequence.mask
+        if not mask.any():
+            raise ValueError("All keypoints are missing (NaN or zero) in this clip: nothing to translate.")
+        keep = crop_or_check_length(values.shape[0], self.num_frames, self.min_frames, truncation, self.fps)
+        values, mask = self.clean_keypoints(values[keep], mask[keep], clip)
+        return values, mask, keep.start, keep.stop - keep.start
+
+    def _prepare_lip(self, clip: Any, fps: float | None, truncation: str | None):
+        """``(features or crops (t, ...), window start, kept frames)`` of one clip."""
         array = _to_numpy(clip).astype(np.float32)
         if array.ndim == 3 and array.shape[1:] == (88, 88):
             array = array[:, None]
@@ -382,9 +363,32 @@ class SignLLMProcessor(ProcessorMixin):
             raise ValueError("Empty lip sequence (0 frames).")
         if not np.isfinite(array).all():
             raise ValueError("Lip input contains NaN or inf values.")
-        array = resample_frames(array, fps or self.fps, self.fps)
-        keep = crop_or_check_length(array.shape[0], self.num_frames, self.min_frames, truncation)
-        return array[keep]
+        array = resample_frames(array, self.fps if fps is None else fps, self.fps, self.max_frames)
+        keep = crop_or_check_length(array.shape[0], self.num_frames, self.min_frames, truncation, self.fps)
+        return array[keep], keep.start, keep.stop - keep.start
+
+    def prior_seconds_to_frames(self, prior: tuple[float, float], window_start: int, length: int) -> tuple[int, int]:
+        """A prior in seconds from the clip's first frame → inclusive window frames (module docstring convention).
+
+        A prior partly outside the ``length`` frames the window holds is clipped to them with a warning; one
+        entirely outside is an error.
+        """
+        start, end = prior
+        first, last = seconds_to_span(start, end, self.fps)
+        first, last = first - window_start, last - window_start
+        if last < 0 or first > length - 1:
+            low, high = span_to_seconds(window_start, window_start + length - 1, self.fps)
+            raise ValueError(
+                f"The SSA prior ({start:g}, {end:g}) s lies outside the input's window ({low:g}-{high:g} s): it "
+                "must overlap the clip the subtitle is aligned in (prior times are relative to the input's start, "
+                "after window_offset)."
+            )
+        clipped = (min(max(first, 0), length - 1), min(max(last, 0), length - 1))
+        if clipped != (first, last):
+            low, high = span_to_seconds(window_start + clipped[0], window_start + clipped[1], self.fps)
+            logger.warning("SSA prior (%g, %g) s reaches outside the input's window: clipped to (%g, %g) s.",
+                           start, end, low, high)  # fmt: skip
+        return clipped
 
     def _pad_visual(self, pose_items: list, lip_items: list, padding: str) -> dict[str, np.ndarray]:
         lengths = [max(p[0].shape[0] if p is not None else 0, l.shape[0] if l is not None else 0)
@@ -418,21 +422,49 @@ class SignLLMProcessor(ProcessorMixin):
 
     # -------------------------------------------------------------------------------------- prompts / targets
     def build_prompt(self, task: str, subtitle: str | None = None, prior: tuple[int, int] | None = None) -> str:
-        """SLT: the fixed instruction. SSA: the instruction with the subtitle text and, optionally, the prior."""
+        """SLT: the fixed instruction. SSA: the instruction with the subtitle text (cut to ``max_subtitle_tokens``)
+        and, optionally, the prior ``(first, last)`` in inclusive window frames."""
         if task == "slt":
             return self.slt_prompt
         if task != "ssa":
             raise ValueError(f"task={task!r} is not supported; allowed values: {', '.join(map(repr, TASKS))}.")
         if not subtitle or not str(subtitle).strip():
             raise ValueError("SSA needs the subtitle text to align (`subtitle=`).")
-        prompt = self.ssa_prompt.format(subtitle=str(subtitle).strip())
+        prompt = self.ssa_prompt.format(subtitle=self.truncate_subtitle(str(subtitle).strip()))
         if prior is not None:
-            start, end = (self.format_frame_index(value) for value in prior)
+            first, last = self.check_prior_frames(prior)
+            start, end = (self.format_frame_index(value) for value in (first, last))
             try:
                 prompt += self.ssa_prior_template.format(start=start, end=end)
             except ValueError:  # an integer format spec such as the config's "{start:03d}"
-                prompt += self.ssa_prior_template.format(start=int(prior[0]), end=int(prior[1]))
+                prompt += self.ssa_prior_template.format(start=first, end=last)
         return prompt
+
+    def truncate_subtitle(self, subtitle: str) -> str:
+        """The subtitle cut to ``max_subtitle_tokens`` tokens (warning with the counts when it had to be cut)."""
+        if self.max_subtitle_tokens <= 0 or len(subtitle) * 8 <= self.max_subtitle_tokens:
+            return subtitle  # short enough for any tokenizer (byte-level: <= 4 tokens per character)
+        ids = self.tokenizer(subtitle, add_special_tokens=False)["input_ids"]
+        if len(ids) <= self.max_subtitle_tokens:
+            return subtitle
+        kept = self.tokenizer.decode(ids[: self.max_subtitle_tokens], skip_special_tokens=True).strip()
+        logger.warning("SSA subtitle of %d tokens (%d characters) cut to the prompt budget max_subtitle_tokens=%d "
+                       "(%d characters kept): %r...", len(ids), len(subtitle), self.max_subtitle_tokens, len(kept),
+                       subtitle[:40])  # fmt: skip
+        return kept
+
+    def check_prior_frames(self, prior: Any) -> tuple[int, int]:
+        """A prior in window frames as ``(first, last)`` ints; NaN / reversed are errors, outside the window is
+        clipped to it with a warning."""
+        first, last = _finite_pair(prior, "prior")
+        if first > last:
+            raise ValueError(f"The SSA prior {tuple(prior)} is reversed: start must be <= end.")
+        first, last = round(first), round(last)
+        clipped = (min(max(first, 0), self.num_frames - 1), min(max(last, 0), self.num_frames - 1))
+        if clipped != (first, last):
+            logger.warning("SSA prior frames (%d, %d) outside the %d-frame window: clipped to %s.",
+                           first, last, self.num_frames, clipped)  # fmt: skip
+        return clipped
 
     def format_frame_index(self, frame: int) -> str:
         """A frame index in the window as 3 zero-padded digits, joined by the digit separator."""
@@ -450,7 +482,8 @@ class SignLLMProcessor(ProcessorMixin):
         return f"{self.format_frame_index(start_frame)} {self.format_frame_index(end_frame)}"
 
     def parse_ssa_output(self, text: str, return_seconds: bool = False) -> tuple[float, float]:
-        """Generated SSA text → ``(start, end)`` frame indices in the window (or seconds with ``return_seconds``).
+        """Generated SSA text → inclusive ``(first, last)`` window frames, or with ``return_seconds`` the time
+        ``[first / fps, (last + 1) / fps)`` from the window start (`span_to_seconds`).
 
         Raises:
             ValueError: when the text does not contain exactly two 3-digit indices with start <= end < window.
@@ -462,8 +495,12 @@ class SignLLMProcessor(ProcessorMixin):
         if not start <= end < self.num_frames:
             raise ValueError(f"Invalid SSA output {text!r}: need start <= end < {self.num_frames}, got {start}, {end}.")
         if return_seconds:
-            return start / self.fps, end / self.fps
+            return span_to_seconds(start, end, self.fps)
         return start, end
+
+    def span_to_seconds(self, first: int, last: int) -> tuple[float, float]:
+        """Inclusive frames at the model rate → ``[start, end)`` seconds (module docstring convention)."""
+        return span_to_seconds(first, last, self.fps)
 
     @property
     def digit_separator(self) -> str:
@@ -610,8 +647,43 @@ def _broadcast(value: Any, batch_size: int, name: str) -> list:
 
 
 def _broadcast_pairs(value: Any, batch_size: int, name: str) -> list:
+    """One pair of numbers → the same pair for every sample; a list → one pair (or ``None``) per sample."""
     if value is None:
         return [None] * batch_size
-    if len(value) == 2 and all(isinstance(v, (int, np.integer)) for v in value):
-        return [tuple(int(v) for v in value)] * batch_size
-    return _broadcast(value, batch_size, name)
+    if _is_number_pair(value):
+        return [_finite_pair(value, name)] * batch_size
+    if isinstance(value, str) or not hasattr(value, "__len__"):
+        raise ValueError(f"`{name}` must be a (start, end) pair or a list of them, got {value!r}.")
+    value = list(value)
+    if len(value) != batch_size:
+        raise ValueError(
+            f"`{name}` has {len(value)} entries for a batch of {batch_size}: pass one (start, end) pair, or a list "
+            "with one pair (or None) per sample."
+        )
+    pairs = []
+    for item in value:
+        if item is not None and not _is_number_pair(item):
+            raise ValueError(f"`{name}` entries must be (start, end) pairs of numbers or None, got {item!r}.")
+        pairs.append(None if item is None else _finite_pair(item, name))
+    return pairs
+
+
+def _is_number_pair(value: Any) -> bool:
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__") or len(value) != 2:
+        return False
+    return all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in value)
+
+
+def _finite_pair(value: Any, name: str) -> tuple[float, float]:
+    if not _is_number_pair(value):
+        raise ValueError(f"`{name}` must be a (start, end) pair of numbers, got {value!r}.")
+    start, end = (float(v) for v in value)
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise ValueError(f"`{name}` must be two finite numbers (start, end), got {tuple(value)!r}.")
+    if start > end:
+        raise ValueError(f"`{name}` {tuple(value)!r} is reversed: start must be <= end.")
+    return start, end
+
+
+def _describe_source(source: Any) -> str | None:
+    return os.fspath(source) if isinstance(source, (str, os.PathLike)) else None

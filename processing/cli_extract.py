@@ -205,7 +205,7 @@ def process_job(job: Job, options: dict) -> JobResult:
                 np.save(handle, np.asarray(lip, dtype=np.float32))
         if "pose" in job.outputs:  # each file is atomic; a video counts as done once all of its files exist
             write_holistic_pose(job.outputs["pose"], holistic.landmarks, holistic.confidence, holistic.fps,
-                                holistic.width, holistic.height)
+                                holistic.width, holistic.height, extractor=holistic.extractor)
         return JobResult(job.video, True, holistic.num_frames, time.perf_counter() - start,
                          detection=holistic.detection_rates())
     except NoPersonError as error:

@@ -64,7 +64,7 @@ def holistic_to_keypoints(holistic: HolisticLandmarks) -> KeypointSequence:
     values[confidence <= 0] = 0.0  # undetected parts are zeros already; a zero score means "not there" too
     values, mask = mask_missing(values)
     return KeypointSequence(values=values, mask=mask, fps=holistic.fps, confidence=np.where(mask, confidence, 0.0),
-                            width=holistic.width, height=holistic.height)
+                            width=holistic.width, height=holistic.height, extractor=holistic.extractor)
 
 
 # ------------------------------------------------------------------------------------ legacy helper process
@@ -118,8 +118,10 @@ class LegacyHelper:
                     continue
                 if message.get("ok"):
                     with np.load(output) as arrays:
+                        extractor = json.loads(str(arrays["extractor"])) if "extractor" in arrays.files else None
                         return HolisticLandmarks(arrays["landmarks"], arrays["confidence"], float(arrays["fps"]),
-                                                 int(arrays["width"]), int(arrays["height"]), backend="legacy")
+                                                 int(arrays["width"]), int(arrays["height"]), backend="legacy",
+                                                 extractor=extractor or None)  # fmt: skip
                 kind, text = message.get("error", "Error"), message.get("message", "")
                 if kind == "VideoError":
                     raise VideoError(text)

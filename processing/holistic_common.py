@@ -111,6 +111,11 @@ def run_landmarker(
     return landmarks, confidence, width, height
 
 
+def extractor_info(backend: str, version: str, **settings) -> dict:
+    """The provenance record of an extraction: MediaPipe Holistic, which backend and version, with which settings."""
+    return {"name": "mediapipe-holistic", "backend": backend, "version": str(version), "settings": settings}
+
+
 @dataclass
 class HolisticLandmarks:
     """Full MediaPipe Holistic output of one video.
@@ -121,6 +126,8 @@ class HolisticLandmarks:
         confidence (`np.ndarray` of shape `(t, 543 | 553)`): pose visibility; 1/0 for face and hand points.
         fps (`float`), width (`int`), height (`int`): frame rate and frame size of the decoded video.
         backend (`str`): "tasks" or "legacy".
+        extractor (`dict`, *optional*): provenance ``{"name", "backend", "version", "settings"}`` that the keypoint
+            files record (`extractor_info`).
     """
 
     landmarks: np.ndarray
@@ -129,6 +136,7 @@ class HolisticLandmarks:
     width: int
     height: int
     backend: str = ""
+    extractor: dict | None = None
 
     @property
     def num_frames(self) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib.util
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -126,14 +127,22 @@ def run_legacy(
         landmarks, confidence, width, height = holistic_common.run_landmarker(
             graph.detect, video.iter_video_frames(video_path, target_fps), target_fps, on_frames
         )
-    return holistic_common.HolisticLandmarks(landmarks, confidence, target_fps, width, height, backend="legacy")
+    import mediapipe  # imported (and found) by LegacyHolistic above
+
+    extractor = holistic_common.extractor_info(
+        "legacy", getattr(mediapipe, "__version__", "unknown"), model_complexity=model_complexity,
+        refine_face_landmarks=False, static_image_mode=False, target_fps=float(target_fps),
+    )  # fmt: skip
+    return holistic_common.HolisticLandmarks(landmarks, confidence, target_fps, width, height, backend="legacy",
+                                             extractor=extractor)  # fmt: skip
 
 
 def _write_arrays(result, output: Path) -> None:
     temporary = output.with_name(f".{output.name}.partial")
     with open(temporary, "wb") as handle:
         np.savez(handle, landmarks=result.landmarks, confidence=result.confidence, fps=np.float32(result.fps),
-                 width=np.int32(result.width), height=np.int32(result.height))
+                 width=np.int32(result.width), height=np.int32(result.height),
+                 extractor=np.array(json.dumps(result.extractor or {})))
     os.replace(temporary, output)
 
 

@@ -6,13 +6,15 @@ legacy backend (``holistic_common``): pose 33 (with visibility), face 468/478, h
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from . import holistic_common
-from .model_assets import ModelAssetError, resolve_holistic_model
+from .model_assets import ModelAssetError, resolve_holistic_model, sha256_of
 from .video import iter_video_frames
 
 
@@ -84,4 +86,17 @@ def run_tasks(
         landmarks, confidence, width, height = holistic_common.run_landmarker(
             landmarker.detect, all_frames(), target_fps, on_frames
         )
-    return holistic_common.HolisticLandmarks(landmarks, confidence, target_fps, width, height, backend="tasks")
+    import mediapipe
+
+    extractor = holistic_common.extractor_info(
+        "tasks", getattr(mediapipe, "__version__", "unknown"), model_asset=Path(asset).name,
+        model_asset_sha256=_asset_sha256(str(asset)), min_detection_confidence=0.5, target_fps=float(target_fps),
+    )  # fmt: skip
+    return holistic_common.HolisticLandmarks(landmarks, confidence, target_fps, width, height, backend="tasks",
+                                             extractor=extractor)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4)
+def _asset_sha256(path: str) -> str:
+    """SHA-256 of the model asset (once per process and file): two ``.task`` files can share a name."""
+    return sha256_of(path)

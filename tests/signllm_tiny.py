@@ -33,7 +33,7 @@ def tiny_model(seed: int = 0, **overrides) -> SignLLMForConditionalGeneration:
 
 
 def tiny_processor(**kwargs) -> SignLLMProcessor:
-    kwargs = {"num_frames": NUM_FRAMES, "min_frames": 4, "lip_feature_size": LIP_FEATURES, **kwargs}
+    kwargs = {"num_frames": NUM_FRAMES, "min_seconds": 0.16, "lip_feature_size": LIP_FEATURES, **kwargs}  # 4 frames
     return SignLLMProcessor(ByT5Tokenizer(), **kwargs)
 
 

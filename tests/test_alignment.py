@@ -142,10 +142,10 @@ def test_dtw_bad_inputs():
 
 def test_ssa_window_math():
     (window,) = make_ssa_windows([Subtitle(1.0, 3.0, "hello")])
-    # prior frames 25..75 -> centre 50 -> window starts 250 frames earlier (before the video: padded)
-    assert window.window_start == -200 and window.prior == (225, 275) and window.num_frames == 500
+    # prior frames 25..74 (last inclusive) -> centre 49.5 -> 50 -> window starts 250 frames earlier (padded)
+    assert window.window_start == -200 and window.prior == (225, 274) and window.num_frames == 500
     (window,) = make_ssa_windows([Subtitle(100.0, 104.0, "x")])
-    assert window.window_start == 2550 - 250 and window.prior == (250 - 50, 250 + 50)
+    assert window.window_start == 2550 - 250 and window.prior == (250 - 50, 250 + 49)
     with pytest.raises(ValueError, match="invalid prior"):
         make_ssa_windows([Subtitle(3.0, 1.0, "bad")])
 
@@ -257,7 +257,7 @@ def test_window_math_matches_the_training_sampler():
     from signllm.train.inference.alignment import frames_in_window, window_start_for
     from signllm.train.inference.generation import cut_window  # what inference cuts windows with
 
-    for start, end in [(25.0, 75.0), (0.0, 3.0), (1000.4, 1240.6), (12.5, 13.5)]:
+    for start, end in [(25, 74), (0, 3), (1000, 1240), (12, 13)]:  # inclusive frame spans
         assert window_start_for(start, end, 500) == sampler.slt_window_start(start, end, 500)
         window_start = window_start_for(start, end, 500)
         assert frames_in_window(start, end, window_start, 500) == sampler.frames_in_window(start, end, window_start, 500)

@@ -150,7 +150,7 @@ def test_bad_files(tmp_path):
     with pytest.raises(KeypointFileError, match="Unsupported"):
         read_keypoints(tmp_path / "x.txt")
     np.save(tmp_path / "odd.npy", np.zeros((3, 100, 3)))
-    with pytest.raises(KeypointFileError, match="neither"):
+    with pytest.raises(KeypointFileError, match="Wrong joint count 100"):
         read_keypoints(tmp_path / "odd.npy")
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from conftest import fake_pose, shared_data_path
 from signllm.keypoint_layout import FACE_MESH_INDICES, LEFT_SHOULDER, NUM_JOINTS, RIGHT_SHOULDER
-from signllm.processing_signllm import SignLLMProcessor, load_keypoints, resample_keypoints
+from signllm.keypoint_reading import KeypointSequence, keypoints_from_array, resample_sequence
+from signllm.processing_signllm import SignLLMProcessor
 from signllm_tiny import NUM_FRAMES, how2sign_sentences, random_lip, tiny_processor, train_unigram_tokenizer
 
 BASE_KEYS = {"pose_values", "pose_attention_mask", "pose_joint_mask", "input_ids", "attention_mask", "task_ids"}
@@ -46,7 +47,7 @@ def test_pose_only_call_has_no_lip_keys_and_empty_call_raises(processor):
 
 @pytest.mark.parametrize("num_points", [543, 553, 576, 586])
 def test_holistic_layouts_select_203_joints(processor, num_points):
-    values, mask, _ = load_keypoints(holistic(8, num_points))
+    values, mask = keypoints_from_array(holistic(8, num_points))
     face_size = 468 if num_points in (543, 576) else 478
     assert values.shape == (8, NUM_JOINTS, 3)
     np.testing.assert_array_equal(values[0, 33:161, 0], 33 + np.asarray(FACE_MESH_INDICES))
@@ -65,7 +66,7 @@ def test_normalisation_centres_and_scales(processor):
 
 def test_resampling_to_25_fps(processor):
     pose, mask = fake_pose(40)
-    values, _ = resample_keypoints(pose, mask, 50.0, 25.0)
+    values = resample_sequence(KeypointSequence(pose, mask, 50.0), 25.0).values
     assert values.shape[0] == 20
     np.testing.assert_allclose(values[3], pose[6])
     batch = processor(pose={"values": pose, "mask": mask, "fps": 50.0})
@@ -102,7 +103,7 @@ def test_ssa_prompt_targets_and_parsing(processor):
     assert processor.decode(batch["labels"][0]) == "005 012"
     assert batch["task_ids"].tolist() == [1]
     assert processor.parse_ssa_output("005 012") == (5, 12)
-    assert processor.parse_ssa_output(" 0 0 5 0 1 2 ", return_seconds=True) == (0.2, 0.48)
+    assert processor.parse_ssa_output(" 0 0 5 0 1 2 ", return_seconds=True) == (0.2, 0.52)  # end inclusive: 13 / 25
     for bad in ("", "5 to 12", "0051", "012 005", "012 999"):
         with pytest.raises(ValueError, match="SSA output"):
             processor.parse_ssa_output(bad)
@@ -170,8 +171,9 @@ def test_pose_format_files(processor):
     batch = processor(pose=str(next(iter(sorted(folder.glob("*.pose"))))), truncation="center")
     assert int(batch["pose_attention_mask"].sum()) == NUM_FRAMES
     assert batch["pose_joint_mask"][0, :, 33:161].float().mean() > 0.5  # face found
-    with pytest.raises(ValueError, match="Reduced|unsupported"):
-        processor(pose=str(shared_data_path("pose_format_samples", "mediapipe.pose")))
+    reduced = processor(pose=str(shared_data_path("pose_format_samples", "mediapipe.pose")), truncation="center")
+    assert reduced["pose_joint_mask"][0, :, [11, 12]].all()  # the 8 body points of a reduced file: shoulders kept
+    assert not reduced["pose_joint_mask"][0, :, 0].any()  # the nose is not in a reduced file: masked
 
 
 def test_npz_written_by_the_extraction_tools(processor, tmp_path):

@@ -373,6 +373,7 @@ def write_outputs(outputs: dict[str, Any], episodes: list[HeldOutEpisode], folde
 def export_and_reload(model, processor, folder: Path, episode: HeldOutEpisode, num_beams: int) -> dict[str, Any]:
     """Save a Hub-ready folder (DoRA merged, remote code, pipeline) and reload it through the pipeline API."""
     from signllm.datasets_scripts.windows import cut_window
+    from signllm.processing_signllm import seconds_to_span
     from signllm.train.hub.push_to_hub import save_for_hub
     from signllm.train.inference.alignment import window_start_for
     from transformers import pipeline
@@ -381,17 +382,19 @@ def export_and_reload(model, processor, folder: Path, episode: HeldOutEpisode, n
     pipe = pipeline("sign-translation", model=str(folder), trust_remote_code=True)
     cue = episode.truth[0]
     fps, frames = processor.fps, processor.num_frames
-    start = window_start_for(cue.start * fps, cue.end * fps, frames)
+    start = window_start_for(*seconds_to_span(cue.start, cue.end, fps), frames)
     values, frame_mask = cut_window(episode.values, start, frames)
     joints, _ = cut_window(episode.mask, start, frames)
     values, joints = values[frame_mask], joints[frame_mask]
     slt = pipe({"values": values, "mask": joints, "fps": fps}, num_beams=num_beams, max_new_tokens=MAX_NEW_TOKENS)
-    # SSA through the pipeline: the subtitle and its prior (audio-aligned) in window frames
+    # SSA through the pipeline as alignment runs it: a window centred on the (audio-aligned) prior, the prior in
+    # seconds of the episode; the window's start in the episode is the pipeline's window_offset
     prior = episode.prior[0]
-    prior_frames = (max(0, round(prior.start * fps) - max(start, 0)), min(len(values) - 1, round(prior.end * fps) - max(start, 0)))
-    prior_frames = (min(prior_frames[0], prior_frames[1]), prior_frames[1])
-    ssa = pipe({"values": values, "mask": joints, "fps": fps}, task="ssa", subtitle=cue.text, prior=prior_frames,
-               num_beams=num_beams, window_offset=max(start, 0) / fps)  # fmt: skip
+    start = window_start_for(*seconds_to_span(prior.start, prior.end, fps), frames)
+    values, frame_mask = cut_window(episode.values, start, frames)
+    joints, _ = cut_window(episode.mask, start, frames)
+    ssa = pipe({"values": values[frame_mask], "mask": joints[frame_mask], "fps": fps}, task="ssa", subtitle=cue.text,
+               prior=(prior.start, prior.end), num_beams=num_beams, window_offset=max(start, 0) / fps)  # fmt: skip
     return {"reference": cue.text, "translation": slt[0]["translation_text"], "ssa": ssa,
             "truth_span": (cue.start, cue.end)}  # fmt: skip
 

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from signllm.processing_signllm import seconds_to_frame
 
 BACKGROUND = 0
 FPS = 25
@@ -70,8 +71,8 @@ def subtitles_to_frames(
     for position, span in enumerate(_as_spans(subtitles)):
         if position in exclude:
             continue
-        start_idx = round(fps * min(span.start, max_time))
-        end_idx = round(fps * min(span.end, max_time))
+        start_idx = seconds_to_frame(min(span.start, max_time), fps)  # the project's one frame convention
+        end_idx = seconds_to_frame(min(span.end, max_time), fps)  # exclusive: last frame = end_idx - 1
         if end_idx > start_idx:
             frames[start_idx:end_idx] = position + 1
     return frames

@@ -5,12 +5,12 @@ Pipeline (frames at 25 fps throughout; times in seconds only at the edges):
 1. `make_ssa_windows`: one 500-frame window per subtitle, centred on its prior's midpoint (the training sampler's
    window math, `datasets_scripts.windows`), the prior expressed in window frames. Windows may start before the
    video or end after it: those frames are zero-padded and masked.
-2. A ``predict_spans(windows) -> list[(start, end, score) | None]`` callable predicts each subtitle's span in
-   *window* frames (``end`` exclusive, like the training targets ``round(t * fps) - window_start``) and a
-   confidence. It is model-agnostic (tests use a fake); `model_span_predictor` builds it from a model and
+2. A ``predict_spans(windows) -> list[(first, last, score) | None]`` callable predicts each subtitle's span in
+   *window* frames, ``last`` **inclusive** like the training targets and the prompt's prior (the one frame
+   convention, ``signllm.processing_signllm.seconds_to_span``), and a confidence. It is model-agnostic (tests use a fake); `model_span_predictor` builds it from a model and
    processor (beam search, ``sequences_scores`` -> confidence, ``processor.parse_ssa_output``), by default with
    decoding constrained to valid ``"sss eee"`` outputs [ours] (`ssa_output_constraint`). A predicted
-   ``start == end`` is read as a 1-frame span [ours]. Windows are sent in batches with a progress bar, so
+   ``first == last`` is a 1-frame span. Windows are sent in batches with a progress bar, so
    hour-long videos run in bounded memory.
 3. `plateau_decay_profile`: each predicted span becomes per-frame scores: 1 over the central alpha = 20 % of the
    span, cosine fade ``0.5 (1 - cos(pi u))`` to 0 at both ends (evaluated at frame centres, so every frame of the
@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 from signllm.datasets_scripts.windows import frames_in_window, slt_window_start
+from signllm.processing_signllm import seconds_to_frame as _seconds_to_frame
+from signllm.processing_signllm import seconds_to_span
 
 from .generation import generate_for_windows, predict_in_batches
 
@@ -48,7 +50,7 @@ FPS = 25.0
 WINDOW_FRAMES = 500
 PLATEAU_ALPHA = 0.2
 
-SpanPrediction = tuple[int, int, float]  # (start, end exclusive, confidence) in window frames
+SpanPrediction = tuple[int, int, float]  # (first, last inclusive, confidence) in window frames
 PredictSpans = Callable[[Sequence["SSAWindow"]], Sequence["SpanPrediction | None"]]
 
 
@@ -91,18 +93,22 @@ window_start_for = slt_window_start  # window centred on a span (SLT rule; SSA a
 
 def seconds_to_frame(seconds: float, fps: float = FPS) -> int:
     """SAT rounding: ``round(fps * t)`` (Python's half-to-even round, as the evaluation uses)."""
-    return round(fps * seconds)
+    return _seconds_to_frame(seconds, fps)
 
 
 def make_ssa_windows(subtitles: Sequence, fps: float = FPS, num_frames: int = WINDOW_FRAMES) -> list[SSAWindow]:
-    """One window per subtitle (objects with ``start``, ``end`` seconds and ``text``), centred on the prior."""
+    """One window per subtitle (objects with ``start``, ``end`` seconds and ``text``), centred on the prior.
+
+    The prior becomes inclusive window frames exactly as the training sampler turns subtitle times into targets
+    and priors (`seconds_to_span`, then `frames_in_window`).
+    """
     windows = []
     for position, sub in enumerate(subtitles):
         if not (math.isfinite(sub.start) and math.isfinite(sub.end)) or sub.end < sub.start or sub.start < 0:
             raise ValueError(f"subtitle {position} has invalid prior times start={sub.start!r} end={sub.end!r}")
-        start_frame, end_frame = sub.start * fps, sub.end * fps
-        window_start = window_start_for(start_frame, end_frame, num_frames)
-        prior = frames_in_window(start_frame, end_frame, window_start, num_frames)
+        first, last = seconds_to_span(sub.start, sub.end, fps)
+        window_start = window_start_for(first, last, num_frames)
+        prior = frames_in_window(first, last, window_start, num_frames)
         windows.append(SSAWindow(position, sub.text, window_start, num_frames, prior))
     return windows
 
@@ -258,9 +264,8 @@ def align_subtitles(
         span = None
         confidence = None
         if prediction is not None:
-            start, end, confidence = int(prediction[0]), int(prediction[1]), prediction[2]
-            if end == start:
-                end = start + 1  # [ours] "sss sss" = the subtitle sits at that frame: keep it as a 1-frame span
+            start, last, confidence = int(prediction[0]), int(prediction[1]), prediction[2]
+            end = last + 1  # inclusive last frame -> half-open [start, end) video frames for the DTW
             start = min(max(window.window_start + start, 0), num_video_frames)
             end = min(max(window.window_start + end, 0), num_video_frames)
             span = (start, end) if end > start else None

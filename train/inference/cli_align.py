@@ -72,29 +72,36 @@ def load_model_and_processor(path: Path, device: str | None = None):
     return model, processor
 
 
-def load_pose(path: Path, fps: float, keypoint_fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoints of the whole video at ``fps``: ``(values (t, 203, 3), mask (t, 203))``, from a file or a video."""
+def load_pose(path: Path, processor, keypoint_fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints of the whole video at the model rate: ``(values (t, 203, 3), mask (t, 203))``, raw.
+
+    Files and extracted videos go through the processor's one keypoint path (``processor.load_keypoints``: the
+    readers, joint selection, frame-rate checks and resampling that training and the pipeline use), which also warns
+    when the keypoints come from another extractor than the model was trained on; implausible joints are masked
+    (with a warning that counts them, `SignLLMProcessor.screen_keypoints`). Videos are extracted like
+    ``signllm extract`` does (legacy graph when ``$SIGNLLM_LEGACY_PYTHON`` is set, else the Tasks API).
+    """
     if not path.is_file():
         raise FileNotFoundError(f"input not found: {path}")
     suffix = path.suffix.lower()
     if suffix in KEYPOINT_SUFFIXES:
-        from signllm.processing.keypoint_io import read_keypoints
-
-        seq = read_keypoints(path, fps=keypoint_fps, target_fps=fps)
+        source = path
     elif suffix in VIDEO_SUFFIXES:
+        from signllm.pipeline_signllm import video_extract_kwargs
         from signllm.processing.extract import extract_keypoints
 
         try:
-            seq = extract_keypoints(path, target_fps=fps)
+            source = extract_keypoints(path, **video_extract_kwargs(None, None))
         except Exception as error:  # MediaPipe missing / model asset missing / no person: say what to do
             raise ValueError(f"could not extract keypoints from {path}: {error}. Run `signllm extract` first and "
                              "pass the keypoint file instead.") from error  # fmt: skip
     else:
         raise ValueError(f"unsupported input {path}: expected a video ({', '.join(VIDEO_SUFFIXES)}) or keypoints "
                          f"({', '.join(KEYPOINT_SUFFIXES)})")  # fmt: skip
+    seq = processor.load_keypoints(source, fps=keypoint_fps)
     if seq.values.shape[0] == 0:
         raise ValueError(f"{path} holds no frames")
-    return seq.values, seq.mask
+    return processor.screen_keypoints(seq.values, seq.mask, path)  # once per video, not once per window
 
 
 def load_lip(path: Path | None, num_frames: int) -> np.ndarray | None:
@@ -157,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.subtitles} has no subtitles")
         ground_truth = read_subtitles(args.ground_truth) if args.ground_truth else None
         model, processor = load_model_and_processor(args.model, args.device)
-        pose_values, pose_mask = load_pose(args.input, processor.fps, args.keypoint_fps)
+        pose_values, pose_mask = load_pose(args.input, processor, args.keypoint_fps)
         lip_values = load_lip(args.lip_features, len(pose_values))
     except (ValueError, FileNotFoundError) as error:
         print(f"signllm align: error: {error}", file=sys.stderr)

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         if args.output.suffix.lower() not in (".vtt", ".srt"):
             raise ValueError(f"--output must end in .vtt or .srt, got {args.output}")
         model, processor = load_model_and_processor(args.model, args.device)
-        pose_values, pose_mask = load_pose(args.input, processor.fps, args.keypoint_fps)
+        pose_values, pose_mask = load_pose(args.input, processor, args.keypoint_fps)
         lip_values = load_lip(args.lip_features, len(pose_values))
         duration = len(pose_values) / processor.fps
         if args.segments is not None:
@@ -67,6 +67,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         payload = {"input": str(args.input), "model": str(args.model), "num_beams": args.num_beams,
                    "segments": [asdict(item) for item in translated]}  # fmt: skip
-        args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+        args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False), encoding="utf-8")
         print(f"wrote {args.json}")
     return 0

@@ -35,7 +35,8 @@ def write_aligned_subtitles(results: Sequence[AlignedSubtitle], path: str | os.P
 def write_alignment_json(results: Sequence[AlignedSubtitle], path: str | os.PathLike, **metadata) -> None:
     """Every field of every result (prior, raw prediction, aligned span, confidence, source) plus metadata."""
     payload = {"metadata": metadata, "subtitles": [asdict(item) for item in results]}
-    Path(path).write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+    # strict JSON: NaN / inf are not JSON (json.dumps would write the non-standard NaN token)
+    Path(path).write_text(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False), encoding="utf-8")
 
 
 def _pack_tiers(spans: list[tuple[int, int, str]]) -> list[list[tuple[int, int, str]]]:

@@ -94,14 +94,18 @@ def generate_for_windows(
     return results
 
 
-def sequence_confidences(model, out, num_beams: int) -> list[float]:
+def sequence_confidences(model, out, num_beams: int) -> list[float | None]:
+    """``exp`` of each sequence's length-normalised log-probability; ``None`` where it is not a finite number
+    (reports are strict JSON: a NaN confidence must never reach them)."""
     import torch
 
     scores = getattr(out, "sequences_scores", None)
     if scores is not None and num_beams > 1:
-        return torch.exp(scores.float()).tolist()
-    language_model = getattr(model, "language_model", model)
-    transition = language_model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
-    transition = torch.where(torch.isfinite(transition), transition, torch.zeros_like(transition))
-    lengths = (transition != 0).sum(dim=1).clamp(min=1)
-    return torch.exp(transition.sum(dim=1) / lengths).tolist()
+        values = torch.exp(scores.float())
+    else:
+        language_model = getattr(model, "language_model", model)
+        transition = language_model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
+        transition = torch.where(torch.isfinite(transition), transition, torch.zeros_like(transition))
+        lengths = (transition != 0).sum(dim=1).clamp(min=1)
+        values = torch.exp(transition.sum(dim=1) / lengths)
+    return [value if math.isfinite(value) else None for value in values.tolist()]

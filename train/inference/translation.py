@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from signllm.processing_signllm import seconds_to_span
 
 from .alignment import FPS, WINDOW_FRAMES, window_start_for
 from .generation import generate_for_windows, predict_in_batches
@@ -48,7 +49,8 @@ def uniform_segments(duration: float, segment_seconds: float) -> list[tuple[floa
 
 def make_slt_windows(segments: Sequence[tuple[float, float]], fps: float = FPS,
                      num_frames: int = WINDOW_FRAMES) -> list[SLTWindow]:  # fmt: skip
-    return [SLTWindow(i, start, end, window_start_for(start * fps, end * fps, num_frames), num_frames)
+    """One window per segment, centred on it exactly as training centres SLT windows (`seconds_to_span`)."""
+    return [SLTWindow(i, start, end, window_start_for(*seconds_to_span(start, end, fps), num_frames), num_frames)
             for i, (start, end) in enumerate(segments)]  # fmt: skip
 
 

@@ -12,21 +12,26 @@ A window is a mapping with
 * ``text`` (SLT: the target sentence; SSA: the subtitle to align), ``task`` (``"slt"`` / ``"ssa"``),
 * SSA: ``target`` ``(start, end)`` frames in the window, optional ``prior`` ``(start, end)``.
 
-Keypoints are shoulder-normalised here, once per window (architecture §2.1); a window with no visible person
+Keypoints are read by the one keypoint path (``signllm.keypoint_reading``, through the sampler) and cleaned and
+shoulder-normalised here, once per window, by the processor's own ``clean_keypoints`` (architecture §2.1: the same
+plausibility mask and normalisation as ``translate``, ``align`` and the pipeline); a window with no visible person
 becomes a fully masked window instead of stopping a long training run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from signllm.configuration_signllm import TASK_TO_ID, TASKS
 from signllm.keypoint_layout import normalize_keypoints
+from signllm.keypoint_reading import describe_extractor, extractor_mismatch
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +59,12 @@ def _task_name(window: Mapping[str, Any], index: int) -> str:
     return task
 
 
-def encode_pose(window: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Normalised ``pose_values (n, 203, 3)``, ``pose_joint_mask (n, 203)``, ``pose_attention_mask (n,)``."""
+def encode_pose(window: Mapping[str, Any], processor: Any = None) -> dict[str, np.ndarray]:
+    """Normalised ``pose_values (n, 203, 3)``, ``pose_joint_mask (n, 203)``, ``pose_attention_mask (n,)``.
+
+    With a ``processor``, its ``clean_keypoints`` (implausible joints masked, normalisation as configured) — the
+    inference path's own; without one, ``normalize_keypoints`` with its defaults.
+    """
     values = np.asarray(window["pose"], dtype=np.float32)
     if values.ndim != 3 or values.shape[0] == 0:
         raise ValueError(f"window pose must be (frames, 203, 3), got {values.shape}.")
@@ -65,7 +74,10 @@ def encode_pose(window: Mapping[str, Any]) -> dict[str, np.ndarray]:
     frame_mask = np.ones(len(values), dtype=bool) if frame_mask is None else np.asarray(frame_mask, dtype=bool)
     joint_mask = joint_mask & frame_mask[:, None]
     try:
-        values, joint_mask = normalize_keypoints(values, joint_mask)
+        if processor is not None and hasattr(processor, "clean_keypoints"):
+            values, joint_mask = processor.clean_keypoints(values, joint_mask, window.get("sample_id"))
+        else:
+            values, joint_mask = normalize_keypoints(values, joint_mask)
     except ValueError:  # nobody in view for the whole window: keep it, fully masked
         logger.warning("window %s has no frame with both shoulders: masked out", window.get("sample_id"))
         values, joint_mask = np.zeros_like(values), np.zeros_like(joint_mask)
@@ -126,7 +138,7 @@ class SignLLMWindowDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         window = self.windows[index]
         task = TASKS[self.task_ids[index]]
-        feature: dict[str, Any] = encode_pose(window)
+        feature: dict[str, Any] = encode_pose(window, self.processor)
         lip = window.get("lip")
         if lip is not None:
             feature["lip_values"] = np.asarray(lip, dtype=np.float32)
@@ -225,3 +237,40 @@ def windows_from_prepared(
     if not parts:
         raise ValueError(f"no {'/'.join(tasks)} sentences in split {split!r} of {list(paths)}.")
     return _Concat(parts), task_ids
+
+
+# ------------------------------------------------------------------------------------------------ provenance
+def prepared_keypoint_extractor(paths: Sequence[str]) -> dict | None:
+    """The extractor the keypoint files of prepared datasets come from (``dataset_info.json``, written by
+    ``signllm data prepare`` from what ``signllm extract`` recorded): the one of most files; ``None`` when no file
+    records one. Mixed extractors get a warning that names them."""
+    counts: dict[str, int] = {}
+    for path in paths:
+        info_path = Path(path) / "dataset_info.json"
+        if not info_path.is_file():
+            continue
+        for entry in json.loads(info_path.read_text(encoding="utf-8")).get("keypoint_extractors", []):
+            if entry.get("extractor"):
+                key = json.dumps(entry["extractor"], sort_keys=True)
+                counts[key] = counts.get(key, 0) + int(entry.get("files", 0))
+    if not counts:
+        return None
+    ranked = sorted(counts.items(), key=lambda item: -item[1])
+    if len(ranked) > 1:
+        logger.warning("the training keypoints come from %d extractors: %s; the model records the most common one",
+                       len(ranked), "; ".join(f"{describe_extractor(json.loads(k))} ({n} files)" for k, n in ranked))
+    return json.loads(ranked[0][0])
+
+
+def record_keypoint_extractor(processor: Any, paths: Sequence[str]) -> dict | None:
+    """Set ``processor.keypoint_extractor`` (saved with the model, read by the model card) to the training data's
+    extractor; warn when it replaces a different one (e.g. finetuning on keypoints from another MediaPipe)."""
+    found = prepared_keypoint_extractor(paths)
+    if found is None:
+        return getattr(processor, "keypoint_extractor", None)
+    previous = getattr(processor, "keypoint_extractor", None)
+    message = extractor_mismatch(found, previous)
+    if message:
+        logger.warning("training data: %s", message)
+    processor.keypoint_extractor = found
+    return found

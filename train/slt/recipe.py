@@ -194,7 +194,7 @@ def training_arguments(config: dict[str, Any], output_dir: Path, has_eval: bool)
 # ----------------------------------------------------------------------------------------------------- data
 def build_datasets(config: dict[str, Any], processor: Any, train_windows=None, eval_windows=None):
     """Train dataset (SLT + SSA windows when the stage mixes tasks) and per-task eval datasets."""
-    from signllm.train.slt.data import SignLLMWindowDataset, windows_from_prepared
+    from signllm.train.slt.data import SignLLMWindowDataset, record_keypoint_extractor, windows_from_prepared
 
     data = config["data"]
     seed = int(config["training"].get("seed", 42))
@@ -206,6 +206,7 @@ def build_datasets(config: dict[str, Any], processor: Any, train_windows=None, e
         train_windows, train_ids = windows_from_prepared(
             data["train"], "train", frames, fps, tasks, seed, data["ssa_without_prior"]
         )
+        record_keypoint_extractor(processor, data["train"])  # saved with the model: inputs from others get a warning
     else:
         raise ValueError("no training data: pass --train DATASET (or data.train in a config file).")
     train = SignLLMWindowDataset(train_windows, processor, train_ids, data["ssa_prior_probability"], seed)
