@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -228,6 +229,13 @@ def test_render_portrait_video_and_keypoints_alone(tmp_path):
     frames, _ = _decode(tmp_path / "portrait.mp4")
     assert frames[0].shape == (160, 120, 3) and len(frames) == 25
     assert frames[3][35:46, 55:66].max() > 150
+    # a WebM (VP9) browser recording
+    webm = write_video(tmp_path / "recording.webm", [np.zeros((120, 160, 3), np.uint8)] * 25, fps=30.0,
+                       codec="libvpx-vp9")  # fmt: skip
+    assert main(["render", str(webm), "-o", str(tmp_path / "webm.mp4"), "--keypoints", str(tmp_path / "points.npz"),
+                 "--no-progress"]) == 0  # fmt: skip
+    frames, _ = _decode(tmp_path / "webm.mp4")
+    assert len(frames) == 21 and frames[3][35:46, 55:66].max() > 150  # 25 frames at 30 fps = 0.83 s at 25 fps
 
     values, mask = fake_pose(30, seed=1)
     values[..., :2] = values[..., :2] * 100 + 300
@@ -236,6 +244,16 @@ def test_render_portrait_video_and_keypoints_alone(tmp_path):
     assert main(["render", str(tmp_path / "clip.npz"), "-o", str(tmp_path / "canvas.mp4"), "--no-progress"]) == 0
     frames, fps = _decode(tmp_path / "canvas.mp4")
     assert len(frames) == 30 and fps == FPS and frames[0].max() > 150  # the skeleton on a blank canvas
+
+
+def test_run_folders_are_pruned_after_an_hour(tmp_path, monkeypatch):
+    from signllm.train.app.ui import new_workdir
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    old, recent = new_workdir(), new_workdir()
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    fresh = new_workdir()
+    assert not old.exists() and recent.exists() and fresh.exists() and fresh.parent == tmp_path / "signllm-app"
 
 
 def test_render_reports_bad_input(tmp_path, capsys):

@@ -8,8 +8,11 @@ HTML components themselves (``css_template`` / ``js_on_load``), so ``demo.launch
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from . import backend
@@ -34,7 +37,7 @@ INTRO = (
     "The page shows the MediaPipe skeleton the model reads (joints MediaPipe lost are not drawn), where each "
     "articulator was lost, the subtitle alignment lanes and the translations; click a cue to jump there."
 )
-NUM_OUTPUTS = 6
+KEEP_SECONDS = 3600.0  # a run's files stay on disk this long
 
 
 def run_page(
@@ -51,7 +54,7 @@ def run_page(
         if progress is not None:
             progress(fraction, desc=what)
 
-    folder = workdir or Path(tempfile.mkdtemp(prefix="signllm-app-"))
+    folder = workdir or new_workdir()
     request = Request(input_path=Path(input_file), model=model,
                       subtitles_path=Path(subtitles_file) if subtitles_file else None,
                       reference_path=Path(reference_file) if reference_file else None, backend=backend_name,
@@ -67,12 +70,27 @@ def run_page(
         return (message_html(f"Something went wrong: {type(error).__name__}: {error}"), None, "", "", "", None)
     lanes = alignment_lanes(result.alignment, result.ground_truth, result.translations)
     aligned = "" if result.alignment is None else f"aligned {len(result.alignment)} subtitles, "
+    times = result.timings
     summary = (f"Done: {result.duration:.1f} s of signing, {aligned}translated {len(result.translations)} segments "
-               f"in {result.timings['total']:.1f} s (keypoints {result.timings['keypoints']:.1f} s, model "
-               f"{result.timings['inference']:.1f} s, overlay {result.timings['render']:.1f} s).")  # fmt: skip
+               f"in {times['total']:.1f} s (loading the model {times['model']:.1f} s, keypoints {times['keypoints']:.1f} "
+               f"s, alignment and translation {times['inference']:.1f} s, overlay video {times['render']:.1f} s).")  # fmt: skip
     metrics = "" if result.metrics is None else metrics_html(result.metrics, backend.METRIC_KEYS)
     return (message_html(summary, "info"), str(result.video), timeline_html(result.duration, result.detection, lanes),
             translations_html(result.translations, result.segment_texts), metrics, [str(path) for path in result.files.values()])
+
+
+def new_workdir(keep_seconds: float = KEEP_SECONDS) -> Path:
+    """A fresh folder for one run's files under ``$TMPDIR/signllm-app``; runs older than ``keep_seconds`` are
+    removed first (Gradio has copied what it serves into its own cache by then), so a long-lived Space does not
+    fill its disk."""
+    parent = Path(tempfile.gettempdir()) / "signllm-app"
+    parent.mkdir(exist_ok=True)
+    cutoff = time.time() - keep_seconds
+    for old in parent.glob("run-*"):
+        with contextlib.suppress(OSError):
+            if old.stat().st_mtime < cutoff:
+                shutil.rmtree(old)
+    return Path(tempfile.mkdtemp(prefix="run-", dir=parent))
 
 
 def build_app(
@@ -86,7 +104,7 @@ def build_app(
     import gradio as gr
 
     limit = f" Inputs up to {max_seconds:g} s." if max_seconds else ""
-    with gr.Blocks(title="SignLLM") as demo:
+    with gr.Blocks(title="SignLLM", delete_cache=(int(KEEP_SECONDS), int(KEEP_SECONDS))) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}{limit}")
         with gr.Row():
             with gr.Column(scale=2):
