@@ -78,8 +78,11 @@ def analyse(request: Request, workdir: Path, progress: Progress | None = None, s
     _check_suffix(source, backend.VIDEO_SUFFIXES + backend.KEYPOINT_SUFFIXES, "input file type")
     subtitles = backend.read_subtitle_file(request.subtitles_path) if request.subtitles_path else None
     reference = backend.read_subtitle_file(request.reference_path, "reference") if request.reference_path else None
-    if reference is not None and subtitles is None:
-        raise backend.AppError("A reference alignment is scored against aligned subtitles: add the subtitle file too.")
+    if reference is not None:
+        if subtitles is None:
+            raise backend.AppError("A reference alignment is scored against aligned subtitles: add the subtitle file "
+                                   "too.")  # fmt: skip
+        backend.check_reference(subtitles, reference)
     if is_video and request.max_seconds:
         _check_length(backend.video_duration(source), request.max_seconds)
 
@@ -149,8 +152,8 @@ def analyse(request: Request, workdir: Path, progress: Progress | None = None, s
     timings["render"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - started
     return Analysis(duration=duration, fps=loaded.fps, detection=detection_runs(sequence.mask, loaded.fps),
-                    translations=translations, segment_texts=segment_texts, alignment=alignment, ground_truth=ground_truth, metrics=metrics,
-                    video=video, files=files, timings=timings)  # fmt: skip
+                    translations=translations, segment_texts=segment_texts, alignment=alignment,
+                    ground_truth=ground_truth, metrics=metrics, video=video, files=files, timings=timings)  # fmt: skip
 
 
 def _check_length(seconds: float, limit: float) -> None:

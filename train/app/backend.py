@@ -37,9 +37,10 @@ HUB_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # "owner/name"; anythin
 METRIC_KEYS = ("frame_accuracy", "cb_accuracy", "f1@0.10", "f1@0.25", "f1@0.50")
 
 __all__ = [
-    "AppError", "LoadedModel", "align", "cli_defaults", "extract_video", "frames_of", "load_keypoints", "load_model",
-    "read_subtitle_file", "score_alignment", "translate", "uniform_segments", "video_duration", "write_alignment",
-    "write_keypoints", "write_overlay_video", "write_translations",
+    "AppError", "LoadedModel", "align", "check_reference", "cli_defaults", "extract_video", "frames_of",
+    "load_keypoints", "load_model", "pair_ground_truth", "read_subtitle_file", "score_alignment", "translate",
+    "uniform_segments", "video_duration", "write_alignment", "write_keypoints", "write_metrics", "write_overlay_video",
+    "write_translations",
 ]  # fmt: skip
 
 
@@ -221,11 +222,16 @@ def score_alignment(
 ) -> dict[str, dict[str, float]]:
     """SAT metrics (``evaluate_alignment``) of the prior and of the alignment against a manual alignment, as
     ``signllm align --ground-truth`` prints them. Raises `AppError` when the files do not have the same cues."""
-    if len(ground_truth) != len(results):
-        raise AppError(f"The reference has {len(ground_truth)} cues but the subtitles {len(results)}: they must be "
-                       "the same subtitles, manually aligned, to be scored.")  # fmt: skip
+    check_reference(results, ground_truth)
     return {name: {key: float(value) for key, value in evaluate_alignment([(cues, ground_truth)]).items()}
             for name, cues in (("prior", prior), ("aligned", results))}  # fmt: skip
+
+
+def check_reference(subtitles: Sequence, ground_truth: Sequence[Subtitle]) -> None:
+    """The reference must hold the same cues as the subtitles (as ``signllm align --ground-truth`` requires)."""
+    if len(ground_truth) != len(subtitles):
+        raise AppError(f"The reference has {len(ground_truth)} cues but the subtitles {len(subtitles)}: they must be "
+                       "the same subtitles, manually aligned, to be scored.")  # fmt: skip
 
 
 def pair_ground_truth(results: Sequence[AlignedSubtitle], ground_truth: Sequence[Subtitle] | None) -> list | None:

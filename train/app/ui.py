@@ -71,7 +71,10 @@ def run_page(
     lanes = alignment_lanes(result.alignment, result.ground_truth, result.translations)
     aligned = "" if result.alignment is None else f"aligned {len(result.alignment)} subtitles, "
     times = result.timings
-    summary = (f"Done: {result.duration:.1f} s of signing, {aligned}translated {len(result.translations)} segments "
+    found = {name: sum(e - s for s, e, present in runs if present) / max(result.duration, 1e-9)
+             for name, runs in result.detection.items()}  # fmt: skip
+    hands = f"hands found in {100 * found['left_hand']:.0f} % (left) / {100 * found['right_hand']:.0f} % (right) of frames"
+    summary = (f"Done: {result.duration:.1f} s of signing ({hands}), {aligned}translated {len(result.translations)} segments "
                f"in {times['total']:.1f} s (loading the model {times['model']:.1f} s, keypoints {times['keypoints']:.1f} "
                f"s, alignment and translation {times['inference']:.1f} s, overlay video {times['render']:.1f} s).")  # fmt: skip
     metrics = "" if result.metrics is None else metrics_html(result.metrics, backend.METRIC_KEYS)
