@@ -312,8 +312,11 @@ def test_write_space_stages_an_app_that_builds(model_dir, tmp_path):
 @pytest.fixture
 def app_url(model_dir, legacy_python, tmp_path):
     """`signllm app --model DIR --backend legacy` as a user starts it, on a free localhost port."""
+    # one torch thread, as this test process runs (conftest): the page's numbers can then be compared exactly with
+    # the commands run here (a different thread count changes float sums in the last bits)
     env = {**os.environ, "SIGNLLM_LEGACY_PYTHON": legacy_python, "GRADIO_ANALYTICS_ENABLED": "False",
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_TEMP_DIR": str(tmp_path / "gradio")}  # fmt: skip
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
+           "OMP_NUM_THREADS": "1"}  # fmt: skip
     with running_app(["--model", str(model_dir), "--backend", "legacy"], env, tmp_path / "app.log") as url:
         yield url
 
