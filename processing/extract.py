@@ -204,16 +204,18 @@ def extract_keypoints(
     model_asset_path: str | os.PathLike | None = None,
     target_fps: float = DEFAULT_FPS,
     require_person: bool = True,
+    on_frames: Callable[[int], None] | None = None,
 ) -> KeypointSequence:
     """Video -> 203-joint keypoints ``values (t, 203, 3)``, ``mask (t, 203)``, ``confidence (t, 203)`` at 25 fps.
 
-    Every decoded frame is kept: frames with no person or no hand are masked, not dropped.
+    Every decoded frame is kept: frames with no person or no hand are masked, not dropped. ``on_frames(n)`` is
+    called as extraction advances (``n`` more frames done, every 25 frames), for progress bars.
 
     Raises:
         NoPersonError: (``require_person``) nobody was detected in any frame.
         VideoError, ModelAssetError, LegacyBackendUnavailable: see :func:`extract_holistic`.
     """
-    holistic = extract_holistic(video_path, backend, model_asset_path, target_fps)
+    holistic = extract_holistic(video_path, backend, model_asset_path, target_fps, on_frames)
     if require_person:
         check_person(holistic, video_path)
     return holistic_to_keypoints(holistic)

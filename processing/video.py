@@ -226,6 +226,7 @@ def write_video(
     times: list[float] | None = None,
     codec: str = "libx264",
     rotation: int = 0,
+    options: dict[str, str] | None = None,
 ) -> Path:
     """Encode RGB frames to a video file (for demos, tests and benchmarks); written atomically.
 
@@ -234,6 +235,7 @@ def write_video(
         fps: nominal frame rate; frames are ``1 / fps`` apart unless ``times`` is given.
         times: per-frame presentation times in seconds (strictly increasing) for variable-frame-rate files.
         rotation: display rotation metadata (degrees counter-clockwise), as phones write for portrait video.
+        options: encoder options, e.g. ``{"preset": "veryfast", "crf": "23"}`` for libx264.
     """
     import fractions
 
@@ -247,6 +249,8 @@ def write_video(
         container = av.open(str(temporary), mode="w")
         stream = container.add_stream(codec, rate=fractions.Fraction(fps).limit_denominator(1001))
         stream.pix_fmt = "yuv420p"
+        if options:
+            stream.options = dict(options)
         stream.codec_context.time_base = time_base
         stream.time_base = time_base
         if rotation:

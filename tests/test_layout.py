@@ -36,6 +36,7 @@ TRAIN_ROOMS = {
     "islr": {"evaluation", "run_config"},
     "slt": {"evaluation", "hub", "run_config"},
     "demo": {"evaluation", "hub", "inference", "islr", "slt", "run_config"},
+    "app": {"evaluation", "hub", "inference"},
 }
 
 

@@ -11,6 +11,7 @@ Each sub-command lives in the package of the job it serves and exposes ``add_arg
     signllm evaluate ...           signllm.train.evaluation.cli
     signllm push ...               signllm.train.hub.push_to_hub
     signllm demo ...               signllm.train.demo.run
+    signllm app | render ...       signllm.train.app.cli | cli_render
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("signllm.train.hub.push_to_hub", "publish a trained folder to the Hugging Face Hub (or stage it locally)"),
     "convert-lip-reader": ("signllm.processing.lip_reader_convert", "Auto-AVSR checkpoint -> safetensors lip reader"),
     "demo": ("signllm.train.demo.run", "run the whole system on a generated demo corpus, offline"),
+    "app": ("signllm.train.app.cli", "web app: skeleton overlay, alignment lanes, translations (Gradio; Space-ready)"),
+    "render": ("signllm.train.app.cli_render", "video + skeleton overlay + burned-in subtitles -> .mp4"),
 }
 
 # ``signllm train <name>``: name -> (module, add-arguments function, run function, help)
