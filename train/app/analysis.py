@@ -101,9 +101,9 @@ def analyse(request: Request, workdir: Path, progress: Progress | None = None, s
             report(0.05 + 0.5 * min(done[0] / total, 1.0), f"extracting keypoints ({done[0]}/{total} frames)")
 
         report(0.05, "extracting keypoints")
-        sequence = backend.extract_video(source, loaded.fps, request.backend, on_frames)
+        sequence = backend.extract_video(source, loaded, loaded.fps, request.backend, on_frames)
     else:
-        sequence = backend.load_keypoints(source, loaded.fps)
+        sequence = backend.load_keypoints(source, loaded, loaded.fps)
     duration = sequence.num_frames / loaded.fps
     if request.max_seconds:
         _check_length(duration, request.max_seconds)

@@ -116,35 +116,58 @@ def video_duration(path: str | os.PathLike) -> float:
 
 
 def extract_video(
-    path: str | os.PathLike, fps: float, backend: str = "tasks", on_frames: Callable[[int], None] | None = None
+    path: str | os.PathLike, loaded: LoadedModel | None, fps: float, backend: str | None = None,
+    on_frames: Callable[[int], None] | None = None,
 ) -> KeypointSequence:
-    """MediaPipe Holistic keypoints of a video at ``fps``, through ``signllm.processing.extract.extract_keypoints``
-    (what ``signllm extract`` and ``signllm translate video.mp4`` run)."""
+    """MediaPipe Holistic keypoints of a video, extracted like ``signllm extract`` / ``signllm translate video.mp4``
+    (``extract_keypoints`` with the pipeline's backend choice), then read at the model rate through the processor's
+    one keypoint path and screened, as ``cli_align.load_pose`` does; without a model (``signllm render``) they are
+    resampled to ``fps`` by the same reader."""
+    from signllm.pipeline_signllm import video_extract_kwargs
     from signllm.processing.extract import ExtractionError, NoPersonError, extract_keypoints
     from signllm.processing.holistic_legacy import LegacyBackendUnavailable
     from signllm.processing.model_assets import ModelAssetError
 
     try:
-        return extract_keypoints(path, backend=backend, target_fps=fps, on_frames=on_frames)
+        options = video_extract_kwargs(backend, None)
+        extracted = extract_keypoints(path, **options, on_frames=on_frames)
     except NoPersonError:
         raise AppError("No person was found in this video: MediaPipe detected no body, face or hands in any frame. "
                        "Is the signer in view?") from None  # fmt: skip
     except VideoError as error:
         raise AppError(f"Cannot read this video: {error}") from None
     except (LegacyBackendUnavailable, ModelAssetError, ImportError) as error:
-        raise AppError(f"Keypoint extraction ({backend} backend) is not available on this server: {error}. Extract "
-                       "the keypoints with `signllm extract` and upload the .pose file instead.") from None  # fmt: skip
+        raise AppError(f"Keypoint extraction ({options.get('backend', backend)} backend) is not available on this "
+                       f"server: {error}. Extract the keypoints with `signllm extract` and upload the .pose file "
+                       "instead.") from None  # fmt: skip
     except ExtractionError as error:
         raise AppError(f"Keypoint extraction failed: {error}") from None
+    return _read_keypoints(extracted, loaded, fps, path)
 
 
-def load_keypoints(path: str | os.PathLike, fps: float) -> KeypointSequence:
-    """A keypoint file at ``fps`` through ``cli_align.load_pose`` (what ``signllm translate clip.pose`` reads)."""
+def load_keypoints(path: str | os.PathLike, loaded: LoadedModel | None, fps: float) -> KeypointSequence:
+    """A keypoint file through ``cli_align.load_pose`` (what ``signllm translate clip.pose`` reads) when a model is
+    loaded; without one (``signllm render``), the same reader at ``fps``."""
+    if not Path(path).is_file():
+        raise AppError(f"Cannot read these keypoints: input not found: {path}")
+    return _read_keypoints(Path(path), loaded, fps, path)
+
+
+def _read_keypoints(source, loaded: LoadedModel | None, fps: float, path: str | os.PathLike) -> KeypointSequence:
+    from signllm.keypoint_reading import load_keypoints as read_at_rate
+
     try:
-        values, mask = cli_align.load_pose(Path(path), fps)
+        if loaded is None:
+            sequence = read_at_rate(source, fps)
+            return KeypointSequence(values=sequence.values, mask=sequence.mask, fps=fps)
+        if isinstance(source, Path):
+            values, mask = cli_align.load_pose(source, loaded.processor)
+        else:
+            sequence = loaded.processor.load_keypoints(source)
+            values, mask = loaded.processor.screen_keypoints(sequence.values, sequence.mask, path)
     except (ValueError, FileNotFoundError) as error:
         raise AppError(f"Cannot read these keypoints: {error}") from None
-    return KeypointSequence(values=values, mask=mask, fps=fps)
+    return KeypointSequence(values=values, mask=mask, fps=loaded.fps)
 
 
 def write_keypoints(sequence: KeypointSequence, path: Path) -> Path:

@@ -31,8 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", help="model folder or Hugging Face Hub id (default: typed in the page)")
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0: every interface)")
     parser.add_argument("--port", type=int, default=7860, help="port to serve on")
-    parser.add_argument("--backend", choices=("tasks", "legacy"), default="tasks",
-                        help="MediaPipe backend for video input (see `signllm extract --help`)")  # fmt: skip
+    parser.add_argument("--backend", choices=("tasks", "legacy"), default=None,
+                        help="MediaPipe backend for video input (default: legacy when $SIGNLLM_LEGACY_PYTHON is set, else the "
+                             "Tasks API, as `signllm translate` chooses)")  # fmt: skip
     parser.add_argument("--max-seconds", type=float, default=None,
                         help=f"longest input the page accepts, in seconds (0: no limit; default {DEFAULT_MAX_SECONDS:g}, "
                              f"{SPACE_MAX_SECONDS:g} in a --write-space Space)")  # fmt: skip
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             print("signllm app: error: --write-space needs --model (the Hub id the Space serves)", file=sys.stderr)
             return 2
         folder = write_space(args.write_space, args.model, requirement=args.space_requirement,
-                             extraction_backend=args.backend,
+                             extraction_backend=args.backend or "tasks",  # a Space has no legacy environment
                              max_seconds=SPACE_MAX_SECONDS if args.max_seconds is None else args.max_seconds)  # fmt: skip
         print(f"wrote the Space to {folder}; upload it with: huggingface-cli upload --repo-type space "
               f"<you>/<space-name> {folder}")  # fmt: skip
@@ -67,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     from .ui import build_app
 
     limit = DEFAULT_MAX_SECONDS if args.max_seconds is None else args.max_seconds
-    demo = build_app(model=args.model, extraction_backend=args.backend, max_seconds=limit or None, device=args.device)
+    from signllm.pipeline_signllm import video_extract_kwargs
+
+    chosen = video_extract_kwargs(args.backend, None)["backend"]  # the backend `signllm translate video.mp4` uses
+    demo = build_app(model=args.model, extraction_backend=chosen, max_seconds=limit or None, device=args.device)
     demo.queue().launch(server_name=args.host, server_port=args.port)
     return 0

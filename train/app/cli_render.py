@@ -28,8 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subtitles", type=Path, help="subtitles to burn in (.vtt/.srt), e.g. from `signllm align`")
     parser.add_argument("--keypoints", type=Path,
                         help="keypoints of the video (from `signllm extract`) instead of extracting them again")  # fmt: skip
-    parser.add_argument("--backend", choices=("tasks", "legacy"), default="tasks",
-                        help="MediaPipe backend for extraction from a video (see `signllm extract --help`)")  # fmt: skip
+    parser.add_argument("--backend", choices=("tasks", "legacy"), default=None,
+                        help="MediaPipe backend for extraction from a video (default: legacy when $SIGNLLM_LEGACY_PYTHON is set, else the "
+                             "Tasks API, as `signllm translate` chooses)")  # fmt: skip
     parser.add_argument("--fps", type=float, default=DEFAULT_FPS, help="frame rate of the keypoints and the output")
     parser.add_argument("--max-size", type=int, default=None,
                         help="longest side of the output in pixels (default: the video's size)")  # fmt: skip
@@ -55,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
         if is_video:
             backend.video_duration(args.input)  # a clear error for an unreadable video before any work
         if is_video and args.keypoints is None:
-            sequence = backend.extract_video(args.input, args.fps, args.backend)
+            sequence = backend.extract_video(args.input, None, args.fps, args.backend)
         else:
-            sequence = backend.load_keypoints(args.keypoints or args.input, args.fps)
+            sequence = backend.load_keypoints(args.keypoints or args.input, None, args.fps)
     except backend.AppError as error:
         print(f"signllm render: error: {error}", file=sys.stderr)
         return 2
