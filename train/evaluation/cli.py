@@ -88,16 +88,19 @@ def _utf8_text(path: Path) -> str:
 
 
 def _sentence(row, field: str | None, where: str) -> str:
-    """One JSON row -> its sentence: the row itself when it is a string, else ``row[field]`` (a string)."""
+    """One JSON row -> its sentence: the row itself when it is a string, else ``row[field]`` (a string).
+
+    A row of the wrong shape is a malformed *file*: ValueError (what the CLI reports), not TypeError.
+    """
     if isinstance(row, str):
         return row
     if not isinstance(row, dict):
-        raise ValueError(f"{where}: expected a string or an object with a {field!r} field, got "
+        raise ValueError(  # noqa: TRY004f"{where}: expected a string or an object with a {field!r} field, got "
                          f"{type(row).__name__} {json.dumps(row)[:80]}")  # fmt: skip
     if field is None or field not in row:
         raise ValueError(f"{where}: the object has no {field!r} field (fields: {sorted(row)[:10]})")
     if not isinstance(row[field], str):
-        raise ValueError(f"{where}: {field!r} must be a string, got {type(row[field]).__name__}")
+        raise ValueError(f"{where}: {field!r} must be a string, got {type(row[field]).__name__}")  # noqa: TRY004
     return row[field]
 
 
