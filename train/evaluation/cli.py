@@ -95,8 +95,8 @@ def _sentence(row, field: str | None, where: str) -> str:
     if isinstance(row, str):
         return row
     if not isinstance(row, dict):
-        raise ValueError(  # noqa: TRY004f"{where}: expected a string or an object with a {field!r} field, got "
-                         f"{type(row).__name__} {json.dumps(row)[:80]}")  # fmt: skip
+        shown = f"{type(row).__name__} {json.dumps(row)[:80]}"
+        raise ValueError(f"{where}: expected a string or an object with a {field!r} field, got {shown}")  # noqa: TRY004
     if field is None or field not in row:
         raise ValueError(f"{where}: the object has no {field!r} field (fields: {sorted(row)[:10]})")
     if not isinstance(row[field], str):
