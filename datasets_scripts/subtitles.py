@@ -61,6 +61,7 @@ __all__ = [
     "parse_timestamp",
     "read_subtitles",
     "strip_markup",
+    "warn_cue_problems",
     "write_subtitles",
 ]
 
@@ -423,13 +424,19 @@ def read_subtitles(
     """
     parsed = parse_subtitle_file(path, strict=strict, keep_line_breaks=keep_line_breaks, repair_times=repair_times,
                                  encoding=encoding)  # fmt: skip
+    warn_cue_problems(parsed, path, stacklevel=3)
+    return parsed.subtitles
+
+
+def warn_cue_problems(parsed: ParsedSubtitles, source: str | os.PathLike, stacklevel: int = 2) -> None:
+    """One `SubtitleWarning` for the skipped cues and one for the repaired ones (count + first line numbers)."""
     for kind, cues in (("skipped", parsed.skipped), ("repaired the times of", parsed.repaired)):
         if cues:
             shown = ", ".join(f"line {s.line}: {s.reason}" for s in cues[:5])
             more = f" (+{len(cues) - 5} more)" if len(cues) > 5 else ""
             label = "bad cue(s)" if kind == "skipped" else "cue(s)"
-            warnings.warn(f"{path}: {kind} {len(cues)} {label}: {shown}{more}", SubtitleWarning, stacklevel=2)
-    return parsed.subtitles
+            warnings.warn(f"{source}: {kind} {len(cues)} {label}: {shown}{more}", SubtitleWarning,
+                          stacklevel=stacklevel + 1)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------------ writing
