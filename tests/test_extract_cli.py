@@ -135,6 +135,26 @@ def test_find_videos_mirrors_tree_and_detects_collisions(tmp_path):
         cli_extract.build_jobs(pairs + [(tmp_path / "other/y.mp4", Path("y"))], tmp_path / "out", ["npz"], False)
 
 
+def test_file_list_entries_never_write_outside_the_output_folder(tmp_path):
+    """Issue 16.16: ``../videos/clip.mp4`` in a list must not put outputs beside ``-o``."""
+    listing = tmp_path / "lists" / "job.txt"
+    listing.parent.mkdir()
+    listing.write_text("../videos/clip.mp4\nsub/../inner/b.mp4\n../../elsewhere/c.mp4\n"
+                       f"{tmp_path / 'abs' / 'd.mp4'}\n")  # fmt: skip
+    pairs = cli_extract.find_videos([], str(listing))
+    assert sorted((str(video), str(stem)) for video, stem in pairs) == sorted([
+        (str(tmp_path / "lists/../videos/clip.mp4"), "clip"),  # outside the list's folder: outputs at OUT/<name>
+        (str(tmp_path / "lists/sub/../inner/b.mp4"), "inner/b"),  # inside after normalising: mirrored
+        (str(tmp_path / "lists/../../elsewhere/c.mp4"), "c"),
+        (str(tmp_path / "abs/d.mp4"), "d")])  # fmt: skip
+    out = tmp_path / "out"
+    for job in cli_extract.build_jobs(pairs, out, ["pose", "npz"], lip=True):
+        for path in job.outputs.values():
+            assert Path(os.path.normpath(path)).is_relative_to(out), path
+    with pytest.raises(ValueError, match="outside the output folder"):
+        cli_extract.build_jobs([(tmp_path / "x.mp4", Path("../x"))], out, ["npz"], False)
+
+
 def test_shards_partition_the_corpus(monkeypatch):
     items = list(range(23))
     shards = [cli_extract.shard(items, i, 4) for i in range(4)]
