@@ -155,9 +155,21 @@ def remove_stale_partials(jobs: list[Job]) -> int:
 _PROGRESS = None  # a multiprocessing queue in worker processes (frame counts for the progress bar)
 
 
-def _init_worker(progress_queue) -> None:
+def _init_worker(progress_queue, die_with_parent: bool = False) -> None:
+    """Set the progress channel; in a pool worker (``die_with_parent``) also end with the ``signllm extract`` process.
+
+    A worker exits the moment its parent is gone (``kill -9`` included), killing its MediaPipe helper first, so
+    nothing goes on writing; then the fork server and the resource tracker exit by themselves (`process_guard`).
+    """
     global _PROGRESS
     _PROGRESS = progress_queue
+    if die_with_parent:
+        from .extract import kill_legacy_helpers
+        from .process_guard import exit_with_parent, set_parent_death_signal
+
+        set_parent_death_signal()  # the fork server that forked this worker
+        parent = multiprocessing.parent_process()
+        exit_with_parent(sentinel=None if parent is None else parent.sentinel, on_exit=kill_legacy_helpers)
 
 
 def _report_frames(count: int) -> None:
@@ -273,7 +285,7 @@ def _run_pool(jobs: list[Job], options: dict, workers: int, worker_fn, bar, fini
     deaths: collections.Counter[str] = collections.Counter()
     while todo:
         with futures.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                         initargs=(queue,)) as pool:
+                                         initargs=(queue, True)) as pool:
             pending: dict[futures.Future, Job] = {}
             broken = False
             while pending or (todo and not broken):
