@@ -131,10 +131,8 @@ def parse_timestamp(value: str) -> float:
     if match is None:
         raise ValueError(f"malformed timestamp {value!r} (expected hh:mm:ss.mmm, mm:ss.mmm or hh:mm:ss,mmm)")
     hours, minutes, seconds, fraction = match.groups()
-    total = int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
-    if fraction:
-        total += int(fraction) / (10 ** len(fraction))
-    return float(total)
+    millis = (int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)) * 1000 + int((fraction or "").ljust(3, "0"))
+    return millis / 1000  # one rounding: the float nearest the written time ("01.239" -> 1.239, not 1.2389999...)
 
 
 def format_timestamp(seconds: float, fmt: str = "vtt") -> str:
