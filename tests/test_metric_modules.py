@@ -13,35 +13,21 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from huggingface_hub import metadata_load
+from isolation import HIDE_SIGNLLM
 from signllm.train.evaluation import METRICS_DIR
 from signllm.train.evaluation.islr_metrics import islr_accuracy
 from signllm.train.evaluation.slt_metrics import cider_d, paper_bleu, rouge_l, sacrebleu_bleu, text_metrics, word_iou
 from signllm.train.evaluation.ssa_metrics import Span, evaluate_alignment
 
-REPO_ROOT = str(Path(__file__).resolve().parents[1])
 MODULES = ("signllm_slt", "signllm_ssa", "signllm_islr_accuracy")
 
-LOADER = textwrap.dedent(
+LOADER = HIDE_SIGNLLM + textwrap.dedent(
     """
-    import contextlib, doctest, io, json, re, sys
+    import contextlib, doctest, io, json, re
     from pathlib import Path
-    # hide the editable install and the checkout: only the copied folder's own code may be used
-    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "")
-                        and "editable" not in type(f).__module__]
-    sys.path[:] = [p for p in sys.path if not p.startswith(REPO_ROOT)]
-
-    class HideInstalledSignLLM:  # a regular (non-editable) install sits in site-packages, as in CI: refuse it
-        @staticmethod
-        def find_spec(name, path=None, target=None):
-            if name.split(".")[0] == "signllm":
-                raise ModuleNotFoundError(f"No module named {name!r} (hidden: only the folder's code may be used)")
-            return None
-
-    sys.meta_path.insert(0, HideInstalledSignLLM)
     import evaluate
 
     report = {}
@@ -63,7 +49,7 @@ LOADER = textwrap.dedent(
     report["signllm_modules"] = sorted(name for name in sys.modules if name.split(".")[0] == "signllm")
     print("REPORT" + json.dumps(report))
     """
-).replace("REPO_ROOT", repr(REPO_ROOT))
+)
 
 HYPS = ["the cat sat on the mat", "hello there friend", "we cook pasta today"]
 REFS = ["the cat sat on the mat", "hello there my friend", "today we cook some pasta"]
