@@ -258,6 +258,16 @@ def videos(draw, max_cues=6):
 
 
 @SETTINGS
+@given(seconds=st.floats(0, 1e6, allow_nan=False), fps=st.sampled_from([25.0, 25, 30.0, 29.97, 50.0, 12.5]))
+def test_standalone_metric_frame_convention_equals_the_projects(seconds, fps):
+    """The `evaluate` folder carries its own copy of the frame convention (it must load without signllm)."""
+    from signllm.train.evaluation.ssa_metrics import seconds_to_frame as standalone
+    from signllm.train.inference.alignment import seconds_to_frame  # what alignment and the SSA windows use
+
+    assert standalone(seconds, fps) == seconds_to_frame(seconds, fps)
+
+
+@SETTINGS
 @given(video=videos())
 def test_run_length_ssa_metrics_equal_the_frame_by_frame_reference(video):
     pred, gt = video

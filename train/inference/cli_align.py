@@ -12,6 +12,12 @@ window is centred on it, and a subtitle without a usable prediction keeps it. Ou
 (VTT or SRT by the ``-o`` suffix), optionally an ELAN file with prior / aligned / predicted / confidence tiers,
 a PNG timeline and a JSON report; with ``--ground-truth`` the SAT metrics of the prior and of the alignment are
 printed.
+
+Every cue of the input comes out. A cue with a negative start or an end before its start is repaired (negative
+times clipped to 0, then start and end swapped), aligned like the others and flagged: ``prior_repaired`` in the
+JSON, a ``prior repaired`` tier in the ELAN file, a line in the summary. A cue whose times cannot be read at all
+stops the command (exit 2) with its line number. Undecodable bytes in the subtitle file become U+FFFD with a warning
+naming the lines.
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ __all__ = [
     "excluded_subtitles",
     "f_score",
     "get_labels_start_end_time",
+    "seconds_to_frame",
     "subtitles_to_frames",
 ]
 
@@ -67,6 +68,15 @@ class Span:
     start: float
     end: float
     text: str = ""
+
+
+def seconds_to_frame(seconds: float, fps: float) -> int:
+    """The frame that starts at (or nearest to) ``seconds``: ``round(seconds * fps)`` (half to even, as SAT).
+
+    A standalone copy of the project's one frame convention (``signllm.processing_signllm.seconds_to_frame``), so
+    this folder needs no signllm; ``tests/test_properties.py`` checks that the two stay equal.
+    """
+    return round(seconds * fps)
 
 
 def _file_position(item) -> int | None:
@@ -119,13 +129,13 @@ def _painted_runs(
     Each subtitle paints its frame range in file order (later ones overwrite), on the compressed axis of all cue
     boundaries, so the cost depends on the number of cues, not on the length of the video.
     """
-    total = round(fps * max_time)
+    total = seconds_to_frame(max_time, fps)
     painted = []
     for position, span in enumerate(spans):
         if position in exclude:
             continue
-        start_idx = round(fps * min(span.start, max_time))
-        end_idx = round(fps * min(span.end, max_time))
+        start_idx = seconds_to_frame(min(span.start, max_time), fps)
+        end_idx = seconds_to_frame(min(span.end, max_time), fps)  # exclusive: last frame = end_idx - 1
         if end_idx > start_idx:
             painted.append((start_idx, end_idx, position + 1))
     edges = np.unique(np.asarray([0, total] + [p for a, b, _ in painted for p in (a, b)], dtype=np.int64))
@@ -278,7 +288,7 @@ def evaluate_video(predicted: Sequence, ground_truth: Sequence, fps: float = FPS
         raise ValueError(f"expected as many predicted subtitles ({len(pred)}) as ground-truth ones ({len(gt)}); "
                          "they are paired by position in file order")
     max_time = gt[-1].end + MAX_TIME_PAD_SECONDS
-    if round(fps * max_time) < 1:
+    if seconds_to_frame(max_time, fps) < 1:
         raise ValueError(f"fps={fps!r} leaves no frame in the {max_time:g} s evaluation span")
     exclude = excluded_subtitles(gt)
     pred_runs = _painted_runs(pred, max_time, fps, exclude)
