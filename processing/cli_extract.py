@@ -15,7 +15,9 @@ A SLURM array over a corpus of thousands of hours (each task takes its round-rob
 ``--lip-reader`` takes a folder written by ``python -m signllm.processing.lip_reader_convert`` (Auto-AVSR).
 
 Outputs mirror the input tree: ``videos/a/b.mp4`` -> ``OUT/a/b.pose`` (full holistic, pose-format),
-``OUT/a/b.npz`` (203 joints: values, mask, confidence, fps), ``OUT/a/b.lip.npy`` (lip features). Every file is
+``OUT/a/b.npz`` (203 joints: values, mask, confidence, fps), ``OUT/a/b.lip.npy`` (lip features); a ``--file-list``
+entry mirrors the list's folder, and one outside it (absolute, or ``../``) writes ``OUT/<name>.*``, so nothing is
+ever written outside ``OUT`` (two inputs mapping to the same outputs stop the run with both names). Every file is
 written atomically, and a video whose outputs all exist is skipped, so an interrupted or repeated run resumes
 where it stopped. Shards split the sorted video list round-robin, so array jobs need no coordination beyond the
 output folder; inside a SLURM array the shard defaults to the task id. A failing video is recorded (message
@@ -83,7 +85,11 @@ def find_videos(inputs: list[str], file_list: str | None, extensions=VIDEO_EXTEN
             if not entry or entry.startswith("#"):
                 continue
             video = Path(entry)
-            stem = video.with_suffix("") if not video.is_absolute() else Path(video.name).with_suffix("")
+            relative = Path(os.path.normpath(entry))
+            # mirror the list's tree; an entry outside it (absolute, or "../...") gets OUT/<name>, like a command-line
+            # file, so no output ever lands outside the output folder
+            inside = not video.is_absolute() and relative.parts[:1] != ("..",)
+            stem = relative.with_suffix("") if inside else Path(video.name).with_suffix("")
             pairs.append((video if video.is_absolute() else root / video, stem))
     return sorted(pairs, key=lambda pair: str(pair[1]))
 
@@ -108,6 +114,8 @@ def build_jobs(pairs: list[tuple[Path, Path]], output_dir: Path, formats: list[s
     seen: dict[Path, Path] = {}
     jobs = []
     for video, stem in pairs:
+        if stem.is_absolute() or os.path.normpath(stem).split(os.sep)[0] == "..":
+            raise ValueError(f"The outputs of {video} would land outside the output folder {output_dir} ({stem}).")
         if stem in seen:
             raise ValueError(f"Two inputs map to the same outputs {output_dir / stem}.*: {seen[stem]} and {video}. "
                              "Pass their common parent folder instead so the outputs keep the subfolders.")
@@ -147,9 +155,21 @@ def remove_stale_partials(jobs: list[Job]) -> int:
 _PROGRESS = None  # a multiprocessing queue in worker processes (frame counts for the progress bar)
 
 
-def _init_worker(progress_queue) -> None:
+def _init_worker(progress_queue, die_with_parent: bool = False) -> None:
+    """Set the progress channel; in a pool worker (``die_with_parent``) also end with the ``signllm extract`` process.
+
+    A worker exits the moment its parent is gone (``kill -9`` included), killing its MediaPipe helper first, so
+    nothing goes on writing; then the fork server and the resource tracker exit by themselves (`process_guard`).
+    """
     global _PROGRESS
     _PROGRESS = progress_queue
+    if die_with_parent:
+        from .extract import kill_legacy_helpers
+        from .process_guard import exit_with_parent, set_parent_death_signal
+
+        set_parent_death_signal()  # the fork server that forked this worker
+        parent = multiprocessing.parent_process()
+        exit_with_parent(sentinel=None if parent is None else parent.sentinel, on_exit=kill_legacy_helpers)
 
 
 def _report_frames(count: int) -> None:
@@ -265,7 +285,7 @@ def _run_pool(jobs: list[Job], options: dict, workers: int, worker_fn, bar, fini
     deaths: collections.Counter[str] = collections.Counter()
     while todo:
         with futures.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                         initargs=(queue,)) as pool:
+                                         initargs=(queue, True)) as pool:
             pending: dict[futures.Future, Job] = {}
             broken = False
             while pending or (todo and not broken):
@@ -348,7 +368,8 @@ def summarize(results: list[JobResult], skipped: int, seconds: float, workers: i
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="*", help="video files and/or folders (searched recursively)")
     parser.add_argument("-o", "--output-dir", required=True, help="output folder (mirrors the input tree)")
-    parser.add_argument("--file-list", help="text file with one video path per line (relative to the list's folder)")
+    parser.add_argument("--file-list", help="text file with one video path per line (relative to the list's folder; "
+                        "outputs mirror the list's tree, an entry outside it - absolute or ../ - writes OUT/<name>.*)")
     parser.add_argument("--formats", default="pose,npz", help="comma list of: pose (full holistic .pose), npz "
                         "(203 joints). Default: pose,npz")
     parser.add_argument("--backend", choices=("tasks", "legacy"), default="tasks",

@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from signllm.keypoint_layout import FACE_MESH_INDICES
 from .holistic_common import NUM_HAND, NUM_POSE, HolisticLandmarks
 from .holistic_legacy import LEGACY_INSTALL_HINT, LegacyBackendUnavailable, legacy_available, run_legacy
 from .keypoint_io import KeypointSequence
+from .process_guard import private_scratch_dir
 from .video import DEFAULT_FPS, VideoError, probe_video
 
 BACKENDS = ("tasks", "legacy")
@@ -84,8 +86,13 @@ class LegacyHelper:
     def __init__(self, python: str) -> None:
         self.python = python
         self._log = tempfile.TemporaryFile(mode="w+")  # mediapipe's glog chatter; its tail explains crashes
+        # the helper dies with this process (process_guard); the kernel's death signal only when started from the
+        # main thread (it fires when the starting *thread* exits)
+        guard = ["--parent-pid", str(os.getpid())]
+        if threading.current_thread() is threading.main_thread():
+            guard.append("--parent-death-signal")
         self._process = subprocess.Popen(
-            [python, str(LEGACY_SCRIPT), "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [python, str(LEGACY_SCRIPT), "--serve", *guard], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=self._log, text=True, bufsize=1,
         )
 
@@ -98,7 +105,8 @@ class LegacyHelper:
 
     def run(self, video_path: str | os.PathLike, target_fps: float,
             on_frames: Callable[[int], None] | None = None) -> HolisticLandmarks:
-        handle, output = tempfile.mkstemp(suffix=".npz", prefix="signllm-legacy-")
+        # in this process's private scratch folder: a kill -9 leaves it for the next run to remove (process_guard)
+        handle, output = tempfile.mkstemp(suffix=".npz", prefix="job-", dir=private_scratch_dir("legacy"))
         os.close(handle)
         try:
             job = {"video": str(Path(video_path).resolve()), "output": output, "target_fps": target_fps}
@@ -136,6 +144,11 @@ class LegacyHelper:
             if os.path.exists(output):
                 os.unlink(output)
 
+    def kill(self) -> None:
+        """End the helper at once (its parent is going away)."""
+        if self.alive():
+            self._process.kill()
+
     def close(self) -> None:
         if self.alive():
             self._process.stdin.close()
@@ -155,6 +168,12 @@ def _legacy_helper(python: str) -> LegacyHelper:
     if helper is None or not helper.alive():
         helper = _HELPERS[python] = LegacyHelper(python)
     return helper
+
+
+def kill_legacy_helpers() -> None:
+    """Kill this process's legacy helpers at once (used when the process must exit immediately)."""
+    for helper in _HELPERS.values():
+        helper.kill()
 
 
 @atexit.register

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 if __package__:
-    from . import holistic_common, video
+    from . import holistic_common, process_guard, video
 else:  # standalone script inside the legacy environment, where `signllm` is not installed
 
     def _load_sibling(name: str):
@@ -42,6 +42,7 @@ else:  # standalone script inside the legacy environment, where `signllm` is not
 
     video = _load_sibling("video")
     holistic_common = _load_sibling("holistic_common")
+    process_guard = _load_sibling("process_guard")
 
 #: how to make the legacy backend available (printed in every "unavailable" error)
 LEGACY_INSTALL_HINT = (
@@ -146,14 +147,22 @@ def _write_arrays(result, output: Path) -> None:
     os.replace(temporary, output)
 
 
-def _serve(model_complexity: int) -> int:
+def _serve(model_complexity: int, parent_pid: int | None = None, parent_death_signal: bool = False) -> int:
     """Answer jobs from stdin, one JSON line each, so one process (and one mediapipe import) serves many videos.
+
+    The helper ends with the process that started it (``parent_pid``, polled; with ``parent_death_signal`` also
+    SIGKILL from the Linux kernel), so a killed ``signllm extract`` leaves no helper behind still writing.
 
     Request: ``{"video": str, "output": str, "target_fps": float}``. Replies on stdout, one JSON line each:
     ``{"progress": n}`` while running, then ``{"ok": true, "frames": t}`` or ``{"ok": false, "error": kind,
     "message": str}``.
     """
     import json
+
+    if parent_death_signal:
+        process_guard.set_parent_death_signal()
+    if parent_pid is not None:
+        process_guard.exit_with_parent(parent_pid=parent_pid)
 
     def send(message: dict) -> None:
         sys.stdout.write(json.dumps(message) + "\n")
@@ -186,9 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target-fps", type=float, default=25.0)
     parser.add_argument("--model-complexity", type=int, default=1)
     parser.add_argument("--serve", action="store_true", help="take JSON-line jobs from stdin (see _serve)")
+    parser.add_argument("--parent-pid", type=int, help="with --serve: exit as soon as this parent process is gone")
+    parser.add_argument("--parent-death-signal", action="store_true",
+                        help="with --serve: on Linux, ask the kernel for SIGKILL when the parent dies")
     args = parser.parse_args(argv)
     if args.serve:
-        return _serve(args.model_complexity)
+        return _serve(args.model_complexity, args.parent_pid, args.parent_death_signal)
     if not (args.video and args.output):
         parser.error("VIDEO and OUTPUT are required unless --serve is given")
     try:

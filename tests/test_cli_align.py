@@ -159,3 +159,60 @@ def test_evaluate_islr(tmp_path):
     assert main(["evaluate", "--task", "islr", str(tmp_path / "islr.npz"), "--json", str(tmp_path / "i.json")]) == 0
     metrics = json.loads((tmp_path / "i.json").read_text())
     assert any(value == pytest.approx(2 / 3) or value == pytest.approx(200 / 3) for value in metrics.values())
+
+
+# ------------------------------------------------------------------------------------ hostile input (issue 16)
+
+TWELVE_CUES = [(0.0, 0.5), (-0.4, 0.9), (1.0, 1.4), (1.9, 1.5), (2.0, 2.4), (2.5, 2.9), (3.0, 3.4), (3.5, 3.9),
+               (4.0, 4.4), (4.5, 4.9), (5.0, 5.4), (5.5, 5.9)]  # cue 2 starts before 0, cue 4 ends before it starts
+
+
+def _timestamp(seconds: float) -> str:
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    return f"{sign}00:00:{int(seconds):02d}.{round(seconds % 1 * 1000):03d}"
+
+
+def test_align_keeps_every_cue_repairs_bad_times_and_decodes_utf8(tiny_model_dir, episode, tmp_path, capsys):
+    """The user's file as the issue describes it: 12 cues, one with a negative start, one ending before it starts,
+    and one stray non-UTF-8 byte; all 12 cues come out, the repaired ones flagged in the JSON and the .eaf, and
+    the accented text stays UTF-8 (16.2, 16.3)."""
+    import pympi
+    import webvtt
+
+    blocks = [f"{_timestamp(a)} --> {_timestamp(b)}\nCue {i} café crème" for i, (a, b) in enumerate(TWELVE_CUES, 1)]
+    raw = ("WEBVTT\n\n" + "\n\n".join(blocks) + "\n").encode("utf-8").replace(b"Cue 12", b"Cue \xff12")
+    (tmp_path / "subs.vtt").write_bytes(raw)
+    out = tmp_path / "aligned.vtt"
+    with pytest.warns(UserWarning) as caught:
+        code = main(["align", str(episode / "episode.npz"), str(tmp_path / "subs.vtt"), "-o", str(out),
+                     "--model", str(tiny_model_dir), "--json", str(tmp_path / "a.json"), "--eaf", str(tmp_path / "a.eaf"),
+                     "--num-beams", "1", "--batch-size", "12", "--no-progress", "--device", "cpu"])  # fmt: skip
+    assert code == 0
+    messages = " | ".join(str(w.message) for w in caught)
+    assert "repaired the times of 2 cue(s): line 6" in messages and "U+FFFD on line(s) 37" in messages, messages
+    printed = capsys.readouterr()
+    assert "2 subtitle(s) had invalid times" in printed.out
+
+    captions = webvtt.read(str(out))
+    assert len(captions) == 12  # none dropped
+    texts = sorted(c.text for c in captions)
+    assert all("café crème" in text for text in texts) and not any("Ã" in text for text in texts)
+    assert "Cue \ufffd12 café crème" in texts
+    report = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
+    flagged = {s["text"].split()[1]: s for s in report["subtitles"] if s["prior_repaired"]}
+    assert sorted(flagged) == ["2", "4"]
+    assert (flagged["2"]["prior_start"], flagged["2"]["prior_end"]) == (0.0, 0.9) and "negative" in flagged["2"]["prior_repaired"]
+    assert (flagged["4"]["prior_start"], flagged["4"]["prior_end"]) == (1.5, 1.9) and "swapped" in flagged["4"]["prior_repaired"]
+    eaf = pympi.Elan.Eaf(str(tmp_path / "a.eaf"))
+    notes = sorted(value for _, _, value in eaf.get_annotation_data_for_tier("prior repaired"))
+    assert len(notes) == 2 and "negative" in notes[1] + notes[0] and "swapped" in notes[0] + notes[1]
+
+
+def test_align_refuses_cues_whose_times_cannot_be_read(tiny_model_dir, episode, tmp_path, capsys):
+    (tmp_path / "subs.vtt").write_text("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nfine\n\n"
+                                       "00:00:0x.000 --> 00:00:04.000\nunreadable\n")  # fmt: skip
+    code = main(["align", str(episode / "episode.npz"), str(tmp_path / "subs.vtt"), "-o", str(tmp_path / "a.vtt"),
+                 "--model", str(tiny_model_dir), "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "subs.vtt" in err and "line 6" in err and "malformed timestamp" in err, err
+    assert not (tmp_path / "a.vtt").exists()

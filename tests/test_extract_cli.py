@@ -135,6 +135,26 @@ def test_find_videos_mirrors_tree_and_detects_collisions(tmp_path):
         cli_extract.build_jobs(pairs + [(tmp_path / "other/y.mp4", Path("y"))], tmp_path / "out", ["npz"], False)
 
 
+def test_file_list_entries_never_write_outside_the_output_folder(tmp_path):
+    """Issue 16.16: ``../videos/clip.mp4`` in a list must not put outputs beside ``-o``."""
+    listing = tmp_path / "lists" / "job.txt"
+    listing.parent.mkdir()
+    listing.write_text("../videos/clip.mp4\nsub/../inner/b.mp4\n../../elsewhere/c.mp4\n"
+                       f"{tmp_path / 'abs' / 'd.mp4'}\n")  # fmt: skip
+    pairs = cli_extract.find_videos([], str(listing))
+    assert sorted((str(video), str(stem)) for video, stem in pairs) == sorted([
+        (str(tmp_path / "lists/../videos/clip.mp4"), "clip"),  # outside the list's folder: outputs at OUT/<name>
+        (str(tmp_path / "lists/sub/../inner/b.mp4"), "inner/b"),  # inside after normalising: mirrored
+        (str(tmp_path / "lists/../../elsewhere/c.mp4"), "c"),
+        (str(tmp_path / "abs/d.mp4"), "d")])  # fmt: skip
+    out = tmp_path / "out"
+    for job in cli_extract.build_jobs(pairs, out, ["pose", "npz"], lip=True):
+        for path in job.outputs.values():
+            assert Path(os.path.normpath(path)).is_relative_to(out), path
+    with pytest.raises(ValueError, match="outside the output folder"):
+        cli_extract.build_jobs([(tmp_path / "x.mp4", Path("../x"))], out, ["npz"], False)
+
+
 def test_shards_partition_the_corpus(monkeypatch):
     items = list(range(23))
     shards = [cli_extract.shard(items, i, 4) for i in range(4)]
@@ -351,3 +371,109 @@ def test_a_dying_worker_costs_only_its_own_video(tmp_path):
     assert sorted(by_name) == ["a.mp4", "b.mp4", "bad.mp4", "c.mp4", "d.mp4"]
     assert by_name["bad.mp4"].error == "WorkerDied" and not by_name["bad.mp4"].ok
     assert all(by_name[name].ok for name in ("a.mp4", "b.mp4", "c.mp4", "d.mp4"))
+
+
+# ------------------------------------------------------------------------------------ faults (issue 16.10, 16.17)
+def _session_processes(session: int) -> dict[int, str]:
+    """Living (not zombie) processes of a session: pid -> command line."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[3]) == session and fields[0] != "Z":
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _final_outputs(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".partial")}
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_kill_9_of_a_two_worker_extract_leaves_nothing_running_and_the_rerun_cleans_up(legacy_python, tmp_path):
+    """`kill -9` of `signllm extract --workers 2`: every descendant (pool workers, MediaPipe helpers, fork server,
+    resource tracker) is gone within seconds and writes nothing more; the rerun finishes the rest and leaves no
+    temporary of the killed run in the system temp folder."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    names = ("_BOJ9cYPRe4_12-8-rgb_front.mp4", "_20g7MG8K1U_13-8-rgb_front.mp4", "_20g7MG8K1U_10-8-rgb_front.mp4",
+             "_5LwGjy_bY8_5-5-rgb_front.mp4", "_93xgBE3NgA_2-5-rgb_front.mp4", "_15CDIexNDM_4-5-rgb_front.mp4")
+    for name in names:
+        (videos / name).symlink_to(shared_data_path(*HOW2SIGN, name))
+    out, scratch = tmp_path / "out", tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "SIGNLLM_LEGACY_PYTHON": legacy_python, "TMPDIR": str(scratch)}
+    command = [sys.executable, "-c", "import sys; from signllm.train.cli import main; sys.exit(main(sys.argv[1:]))",
+               "extract", str(videos), "-o", str(out), "--backend", "legacy", "--workers", "2", "--no-progress"]
+    parent = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while sum("holistic_legacy.py --serve" in c for c in _session_processes(parent.pid).values()) < 2:
+            assert parent.poll() is None and time.monotonic() < deadline, "the two MediaPipe helpers never started"
+            time.sleep(0.2)
+        time.sleep(1.0)  # both helpers busy on a video
+        before = _session_processes(parent.pid)
+        assert len(before) >= 6, before  # CLI, resource tracker, fork server, 2 workers, 2 helpers
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        written = _final_outputs(out) if out.exists() else {}
+        deadline = time.monotonic() + 10
+        while (alive := _session_processes(parent.pid)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive, f"still running after kill -9 of the parent: {alive}"
+        time.sleep(2.0)
+        assert (_final_outputs(out) if out.exists() else {}) == written, "something was written after the kill"
+    finally:
+        for pid in _session_processes(parent.pid):  # never leave them behind, even when the test fails
+            os.kill(pid, signal.SIGKILL)
+    assert list(scratch.glob("signllm-legacy-*")), "the killed run's scratch folders are there to be cleaned"
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(p.name for p in out.glob("*.npz")) == sorted(n.replace(".mp4", ".npz") for n in names)
+    assert not list(out.rglob("*.partial"))
+    left = list(scratch.glob("signllm-*")) + list(scratch.glob("*.npz"))  # (pymp-*: Python's fork-server socket)
+    assert not left, f"left in the temp folder: {left}"
+
+
+def test_scratch_folders_of_dead_processes_are_removed_live_ones_kept(tmp_path, monkeypatch):
+    """Issue 16.17: a killed legacy worker's temporaries live in a locked private folder; the next start removes
+    the folders whose owner is dead and keeps those of running processes."""
+    import subprocess
+    import sys
+
+    from signllm.processing import process_guard
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)  # re-read TMPDIR
+    make = ("import os, sys, time; from signllm.processing.process_guard import private_scratch_dir; "
+            "d = private_scratch_dir('legacytest'); (d / 'job-1.npz').write_bytes(b'half'); print(d, flush=True); "
+            "time.sleep(float(sys.argv[1])); os._exit(9)")  # fmt: skip
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    live = subprocess.Popen([sys.executable, "-c", make, "60"], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        live_folder = Path(live.stdout.readline().strip())
+        dead = subprocess.run([sys.executable, "-c", make, "0"], env=env, capture_output=True, text=True, check=False)
+        dead_folder = Path(dead.stdout.strip())
+        assert dead_folder.is_dir() and live_folder.is_dir()  # os._exit: no clean-up of its own
+        own = process_guard.private_scratch_dir("legacytest")
+        assert not dead_folder.exists() and live_folder.is_dir() and own.is_dir()
+        assert process_guard.private_scratch_dir("legacytest") == own  # one per process
+    finally:
+        live.kill()
+        live.wait()
+    assert process_guard.remove_stale_scratch_dirs("legacytest") == 1 and not live_folder.exists()
+    process_guard._remove_own_scratch_dirs()  # what atexit does
+    assert not own.exists()
+    assert process_guard.private_scratch_dir("legacytest").parent == tmp_path  # a fresh one after the clean-up

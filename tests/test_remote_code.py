@@ -10,38 +10,19 @@ import sys
 import textwrap
 
 import pytest
+from isolation import HIDE_SIGNLLM
 from signllm.train.hub.push_to_hub import check_hub_folder, push, save_for_hub
 from signllm_tiny import tiny_model, tiny_processor
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPECTED_CODE = {
     "configuration_signllm.py", "modeling_signllm.py", "processing_signllm.py", "pipeline_signllm.py",
     "keypoint_layout.py", "dora.py", "modeling_backbones.py", "modeling_perceiver.py", "modeling_conformer.py",
     "modeling_agcn.py", "modeling_lip_reader.py",
 }  # fmt: skip
 
-LOADER = textwrap.dedent(
+LOADER = HIDE_SIGNLLM + textwrap.dedent(
     """
-    import importlib.util, json, sys
-    # hide the editable install and the checkout: only the folder's own code may be used
-    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "")
-                        and "editable" not in type(f).__module__]
-    sys.path[:] = [p for p in sys.path if not p.startswith(REPO_ROOT)]
-
-    class HideInstalledSignLLM:  # a regular (non-editable) install sits in site-packages, as in CI: refuse it
-        @staticmethod
-        def find_spec(name, path=None, target=None):
-            if name.split(".")[0] == "signllm":
-                raise ModuleNotFoundError(f"No module named {name!r} (hidden: only the folder's code may be used)")
-            return None
-
-    sys.meta_path.insert(0, HideInstalledSignLLM)
-    try:
-        import signllm  # noqa: F401
-    except ModuleNotFoundError:
-        pass
-    else:
-        raise AssertionError("signllm is importable")
+    import importlib.util, json
     import numpy as np
     import torch
     torch.set_num_threads(1)
@@ -63,7 +44,7 @@ LOADER = textwrap.dedent(
     report["signllm_modules"] = sorted(name for name in sys.modules if name.split(".")[0] == "signllm")
     print("REPORT" + json.dumps(report))
     """
-).replace("REPO_ROOT", repr(REPO_ROOT))
+)
 
 
 def run_isolated(folder, tmp_path) -> dict:

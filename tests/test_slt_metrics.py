@@ -192,19 +192,24 @@ def test_compute_slt_metrics_report_keys():
 
 def test_local_evaluate_modules_load_offline():
     import evaluate
-    bleu = evaluate.load(str(METRICS_DIR / "signllm_bleu"))
+    bleu = evaluate.load(str(METRICS_DIR / "signllm_slt"), "sacrebleu")
     out = bleu.compute(predictions=["the cat sat on the mat"], references=["the cat sat on a mat"])
     assert out["score"] == pytest.approx(100 * (5 / 6 * 3 / 5 * 1 / 2 * 1 / 3) ** 0.25, rel=1e-6)
     assert out["signature"].startswith("nrefs:1")
-    paper = evaluate.load(str(METRICS_DIR / "signllm_bleu"), "paper")
+    paper = evaluate.load(str(METRICS_DIR / "signllm_slt"), "paper")
     out = paper.compute(predictions=["A b, c."], references=["a B c d e f!"])
     assert out["bleu"][0] == pytest.approx(50.0) and "paper-compatible" in out["label"]
-    rouge = evaluate.load(str(METRICS_DIR / "signllm_rouge"))
+    rouge = evaluate.load(str(METRICS_DIR / "signllm_slt"), "rouge_l")
     assert rouge.compute(predictions=["a b c d"], references=["a c d e f"])["rouge_l"] == pytest.approx(65.357142857)
-    cider = evaluate.load(str(METRICS_DIR / "signllm_cider"))
+    cider = evaluate.load(str(METRICS_DIR / "signllm_slt"), "cider_d")
     assert cider.compute(predictions=["f g h i j", "a b"], references=["f g h i j", "c d"])["cider_d"] == pytest.approx(5.0)
-    iou = evaluate.load(str(METRICS_DIR / "signllm_word_iou"))
+    iou = evaluate.load(str(METRICS_DIR / "signllm_slt"), "word_iou")
     assert iou.compute(predictions=["children running"], references=["a child runs"])["word_iou"] == pytest.approx(100.0)
+    everything = evaluate.load(str(METRICS_DIR / "signllm_slt"))
+    hyps, refs = ["the cat sat on the mat", "hello there friend"], ["the cat sat on the mat", "hello there my friend"]
+    assert everything.compute(predictions=hyps, references=refs) == compute_slt_metrics(hyps, refs)
+    with pytest.raises(ValueError, match="unknown configuration"):
+        evaluate.load(str(METRICS_DIR / "signllm_slt"), "bleu")
 
 
 def test_matches_pycocoevalcap():

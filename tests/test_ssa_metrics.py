@@ -127,3 +127,53 @@ def test_ssa_evaluate_module():
     out = ssa.compute(predictions=[[[0.0, 4.0]], [[0.0, 1.0]]], references=[[[0.0, 4.0]], [[0.0, 4.0]]],
                       reference_texts=[["a"], ["a"]])
     assert out["f1@0.50"] == pytest.approx(50.0) and out["f1@0.25"] == 100.0
+
+
+# ------------------------------------------------------------------------------------ hostile input (issue 16)
+
+
+def test_tuples_as_the_docstring_allows():
+    """(start, end, text) tuples are accepted: a tuple's built-in ``.index`` method is not a file position."""
+    gt = [(0.0, 2.0, "a"), (2.0, 4.0, "b [NOT SURE]")]
+    result = evaluate_alignment([([(0.0, 2.0), (2.0, 4.0)], gt)])
+    assert result["f1@0.50"] == 100.0 and result["num_subtitles"] == 1
+    assert evaluate_alignment([([[0.0, 1.0]], [[0.0, 2.0]])])["f1@0.10"] == 100.0  # lists too
+
+
+def test_cue_far_in_the_future_needs_no_frame_arrays(tmp_path, capsys):
+    """A ground-truth cue at 9999 h: the SAT span is 900 million frames; the metrics come from run lengths."""
+    import json
+    import tracemalloc
+
+    from signllm.datasets_scripts.subtitles import Subtitle, write_subtitles
+    from signllm.train.cli import main
+
+    far = 9999 * 3600.0
+    gt = [Span(1.0, 2.0, "a"), Span(far, far + 1.0, "b")]
+    pred = [Span(1.0, 2.0), Span(far + 0.5, far + 1.0)]
+    tracemalloc.start()
+    try:
+        result = evaluate_alignment([(pred, gt)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20e6, f"peak {peak / 1e6:.0f} MB"
+    total = round(25 * (far + 1.0 + 10.0))
+    assert result["num_frames"] == total
+    assert result["frame_accuracy"] == pytest.approx(100.0 * (total - 12) / total)  # 12 frames of cue b missed
+    assert result["f1@0.50"] == 100.0 and result["f1@0.10"] == 100.0  # IoU 0.5 counts (>=)
+
+    write_subtitles([Subtitle(s.start, s.end, s.text) for s in gt], tmp_path / "gt.vtt")
+    write_subtitles([Subtitle(s.start, s.end, "x") for s in pred], tmp_path / "pred.vtt")
+    code = main(["evaluate", "--task", "ssa", str(tmp_path / "pred.vtt"), "-r", str(tmp_path / "gt.vtt"),
+                 "--json", str(tmp_path / "m.json")])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "m.json").read_text())["num_frames"] == total
+
+
+@pytest.mark.parametrize(("start", "end"), [(float("nan"), 1.0), (0.0, float("inf")), (-1.0, 1.0)])
+def test_non_finite_or_negative_times_are_a_clear_error(start, end):
+    with pytest.raises(ValueError, match=r"ground truth cue 2 .*(finite|negative)"):
+        evaluate_alignment([([Span(0, 1), Span(0, 1)], [Span(0, 1, "a"), Span(start, end, "b")])])
+    with pytest.raises(ValueError, match=r"prediction cue 1 .*(finite|negative)"):
+        evaluate_alignment([([Span(start, end)], [Span(0, 1, "a")])])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import warnings
 
 import pytest
@@ -129,7 +130,49 @@ def test_read_srt_lenient_blocks(tmp_path):
 
 def test_srt_latin1_fallback(tmp_path):
     path = _write(tmp_path / "a.srt", "1\n00:00:01,000 --> 00:00:02,000\ncafé\n", encoding="latin-1")
-    assert read_subtitles(path)[0].text == "café"
+    with pytest.warns(SubtitleWarning, match=r"not UTF-8.*Windows-1252.*line\(s\) 3"):
+        assert read_subtitles(path)[0].text == "café"
+
+
+# ------------------------------------------------------------------------------------ decoding (issue 16.2)
+
+CAFE_VTT = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nCafé crème\n\n00:00:03.000 --> 00:00:04.000\nna\xefve BAD here\n"
+
+
+def test_one_bad_byte_in_utf8_is_replaced_only_there(tmp_path):
+    """A stray byte on line 7 of a UTF-8 file: the rest stays UTF-8 (not "CafÃ© crÃ¨me"), line 7 gets U+FFFD."""
+    raw = CAFE_VTT.encode("utf-8").replace(b"BAD", b"\xff")
+    path = tmp_path / "a.vtt"
+    path.write_bytes(raw)
+    with pytest.warns(SubtitleWarning, match=r"a\.vtt: not valid UTF-8: replaced 1 undecodable byte sequence\(s\) with U\+FFFD on line\(s\) 7"):
+        subs = read_subtitles(path)
+    assert [s.text for s in subs] == ["Café crème", "naïve \ufffd here"]
+    with pytest.warns(SubtitleWarning):
+        parsed = parse_subtitle_file(path)
+    assert parsed.encoding == "utf-8" and parsed.replaced_lines == [7]
+    with pytest.raises(ValueError, match=r"a\.vtt:7: undecodable byte"):
+        read_subtitles(path, strict=True)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_byte_order_mark_decides_the_encoding(tmp_path, encoding):
+    text = CAFE_VTT.replace("BAD", "ok")
+    prefix = "\ufeff" if encoding in ("utf-16-le", "utf-16-be") else ""  # the plain codecs add their own BOM
+    path = tmp_path / "a.vtt"
+    path.write_bytes((prefix + text).encode(encoding))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert [s.text for s in read_subtitles(path)] == ["Café crème", "naïve ok here"]
+
+
+def test_declared_encoding(tmp_path):
+    path = tmp_path / "a.srt"
+    path.write_bytes("1\n00:00:01,000 --> 00:00:02,000\nЗдравствуйте\n".encode("cp1251"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_subtitles(path, encoding="cp1251")[0].text == "Здравствуйте"
+    with pytest.raises(LookupError, match="unknown encoding"):
+        read_subtitles(path, encoding="no-such-codec")
 
 
 BAD_VTT = """WEBVTT
@@ -159,6 +202,25 @@ def test_bad_cues_skipped_with_count_and_lines(tmp_path):
     assert [(s.line, s.reason.split()[0]) for s in parsed.skipped] == [(6, "malformed"), (9, "cue"), (12, "empty")]
     with pytest.warns(SubtitleWarning, match=r"skipped 3 bad cue\(s\): line 6"):
         read_subtitles(path)
+
+
+def test_repair_times_keeps_negative_and_reversed_cues(tmp_path):
+    content = BAD_VTT.replace("00:00:0x.000 --> 00:00:04.000", "-00:00:01.500 --> 00:00:04.000")
+    path = _write(tmp_path / "bad.vtt", content)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        subs = read_subtitles(path, repair_times=True)
+    messages = [str(w.message) for w in caught]
+    assert any(re.search(r"repaired the times of 2 cue\(s\): line 6: negative time.*line 9: ends", m) for m in messages)
+    assert any("skipped 1 bad cue(s): line 12: empty cue text" in m for m in messages)  # legal, nothing to align
+    assert [(s.start, s.end, s.text) for s in subs] == [
+        (0.0, 4.0, "broken timestamp"), (1.0, 2.0, "good one"), (5.0, 6.0, "ends before start"),
+        (9.0, 10.0, "good two")]  # fmt: skip
+    assert [s.repaired is not None for s in subs] == [True, False, True, False]
+    assert "swapped" in subs[2].repaired and "clipped to 0" in subs[0].repaired
+    # without repair_times both are skipped as before (the negative one as a malformed timestamp)
+    with pytest.warns(SubtitleWarning, match="skipped 3 bad cue"):
+        assert len(read_subtitles(path)) == 2
 
 
 def test_strict_raises_with_line_number(tmp_path):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 SUBTITLE_SUFFIXES = (".vtt", ".srt")
@@ -42,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_sentences(path: Path, field: str | None = None) -> list[str]:
-    """Sentences from .txt (one per line), .jsonl/.json (``field``), or .vtt/.srt (cue texts in file order)."""
+    """Sentences from .txt (one per line), .jsonl/.json (strings, or objects with ``field``), or .vtt/.srt (cue
+    texts in file order). Raises ValueError naming the file and the line (or JSON item) of anything malformed."""
     if not path.is_file():
         raise FileNotFoundError(f"file not found: {path}")
     suffix = path.suffix.lower()
@@ -50,15 +52,56 @@ def read_sentences(path: Path, field: str | None = None) -> list[str]:
         from signllm.datasets_scripts.subtitles import read_subtitles
 
         return [cue.text for cue in sorted(read_subtitles(path), key=lambda cue: cue.index)]
-    if suffix in (".jsonl", ".json"):
-        text = path.read_text(encoding="utf-8")
-        rows = json.loads(text) if suffix == ".json" else [json.loads(line) for line in text.splitlines() if line.strip()]
-        if rows and isinstance(rows[0], str):
-            return rows
-        if field is None or any(field not in row for row in rows):
-            raise ValueError(f"{path}: every JSON row needs a {field!r} field")
-        return [row[field] for row in rows]
-    return path.read_text(encoding="utf-8").splitlines()
+    text = _utf8_text(path)
+    if suffix == ".json":
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{error.lineno}: not valid JSON: {error.msg} (column {error.colno})") from None
+        if not isinstance(rows, list):
+            raise ValueError(f"{path}: expected a JSON list of strings or of objects, got {type(rows).__name__}")
+        return [_sentence(row, field, f"{path}: item {number}") for number, row in enumerate(rows, start=1)]
+    if suffix == ".jsonl":
+        sentences = []
+        for number, line in enumerate(text.split("\n"), start=1):  # JSON Lines: "\n"-separated
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{number}: not valid JSON: {error.msg} (column {error.colno})") from None
+            sentences.append(_sentence(row, field, f"{path}:{number}"))
+        return sentences
+    return text.splitlines()
+
+
+def _utf8_text(path: Path) -> str:
+    """The file decoded as UTF-8 (a BOM is dropped); ValueError naming the line of an undecodable byte."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        raise ValueError(f"{path}:{line}: not valid UTF-8 (byte 0x{raw[error.start]:02x} at column {column}); "
+                         "save the file as UTF-8") from None  # fmt: skip
+
+
+def _sentence(row, field: str | None, where: str) -> str:
+    """One JSON row -> its sentence: the row itself when it is a string, else ``row[field]`` (a string).
+
+    A row of the wrong shape is a malformed *file*: ValueError (what the CLI reports), not TypeError.
+    """
+    if isinstance(row, str):
+        return row
+    if not isinstance(row, dict):
+        shown = f"{type(row).__name__} {json.dumps(row)[:80]}"
+        raise ValueError(f"{where}: expected a string or an object with a {field!r} field, got {shown}")  # noqa: TRY004
+    if field is None or field not in row:
+        raise ValueError(f"{where}: the object has no {field!r} field (fields: {sorted(row)[:10]})")
+    if not isinstance(row[field], str):
+        raise ValueError(f"{where}: {field!r} must be a string, got {type(row[field]).__name__}")  # noqa: TRY004
+    return row[field]
 
 
 def load_slt_pairs(predictions: Path, references: Path | None) -> tuple[list[str], list]:
@@ -158,6 +201,10 @@ def evaluate_ssa(args: argparse.Namespace) -> tuple[dict, str]:
     from .ssa_metrics import evaluate_alignment
 
     videos = load_ssa_videos(args.predictions, args.references)
+    for name, pred, gt in videos:
+        if len(pred) != len(gt):
+            raise ValueError(f"{name}: {len(pred)} predicted cue(s) but {len(gt)} ground-truth cue(s); they are "
+                             "paired by position in file order")  # fmt: skip
     metrics = evaluate_alignment([(pred, gt) for _, pred, gt in videos], fps=args.fps)
     table = {"frame accuracy": metrics["frame_accuracy"], "CB-Acc": metrics["cb_accuracy"],
              "F1@0.10": metrics["f1@0.10"], "F1@0.25": metrics["f1@0.25"], "F1@0.50": metrics["f1@0.50"],
@@ -172,10 +219,21 @@ def evaluate_islr(args: argparse.Namespace) -> tuple[dict, str]:
 
     from .islr_metrics import islr_accuracy
 
-    with np.load(args.predictions) as data:
-        if "scores" not in data or "labels" not in data:
-            raise ValueError(f"{args.predictions}: expected arrays 'scores' (n, classes) and 'labels' (n,)")
-        metrics = islr_accuracy(data["scores"], data["labels"])
+    if not args.predictions.is_file():
+        raise FileNotFoundError(f"file not found: {args.predictions}")
+    try:
+        with np.load(args.predictions) as data:
+            if "scores" not in data or "labels" not in data:
+                raise ValueError(f"{args.predictions}: expected arrays 'scores' (n, classes) and 'labels' (n,)")
+            scores, labels = data["scores"], data["labels"]
+    except (OSError, EOFError, zipfile.BadZipFile, AttributeError, ValueError) as error:  # empty/truncated/not .npz
+        if str(args.predictions) in str(error):
+            raise
+        raise ValueError(f"{args.predictions}: not a readable .npz with 'scores' and 'labels' ({error})") from None
+    try:
+        metrics = islr_accuracy(scores, labels)
+    except ValueError as error:
+        raise ValueError(f"{args.predictions}: {error}") from None
     return metrics, format_table(metrics, "ISLR metrics")
 
 

@@ -1,53 +1,24 @@
-"""ISLR accuracy: top-k per instance and per class (architecture §7), as plain numpy and as a Trainer hook.
+"""ISLR accuracy (top-k per instance and per class) and the Trainer hook.
 
-- per-instance top-k: fraction of clips whose label is among the k highest scores;
-- per-class top-k: the mean over classes (those present in the references) of each class's per-instance top-k,
-  so rare signs count as much as frequent ones.
-With fewer than k classes, top-k is taken over all classes (it is then 1.0).
+The computation is defined once, in the standalone `evaluate` module folder
+``metrics/signllm_islr_accuracy/topk_accuracy.py`` (numpy only, so the folder loads without signllm); this module
+re-exports it and adds the ``transformers.Trainer`` ``compute_metrics``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import numpy as np
+from .metrics.signllm_islr_accuracy.topk_accuracy import islr_accuracy, topk_hits
 
-
-def topk_hits(scores: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    """``(n,)`` bool: is ``labels[i]`` among the ``k`` best of ``scores[i]`` (``scores (n, classes)``).
-
-    Ties count against the prediction (pessimistic): the label's rank is the number of *other* classes scoring
-    at least as high, so a model with constant scores gets top-1 = 0, not 1.
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    labels = np.asarray(labels, dtype=np.int64)
-    if scores.ndim != 2 or labels.shape != (scores.shape[0],):
-        raise ValueError(f"Expected scores (n, classes) and labels (n,), got {scores.shape} and {labels.shape}.")
-    if labels.size and (labels.min() < 0 or labels.max() >= scores.shape[1]):
-        raise ValueError(f"labels must be class ids in [0, {scores.shape[1]}), got range [{labels.min()}, {labels.max()}].")
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}.")
-    label_scores = scores[np.arange(len(labels)), labels]
-    rank = (scores >= label_scores[:, None]).sum(axis=1) - 1
-    return rank < k
-
-
-def islr_accuracy(scores: np.ndarray, labels: np.ndarray, top_k: Sequence[int] = (1, 5)) -> dict[str, float]:
-    """``{"top1": ..., "top5": ..., "top1_per_class": ..., "top5_per_class": ...}`` in [0, 1]."""
-    labels = np.asarray(labels, dtype=np.int64)
-    if labels.size == 0:
-        raise ValueError("islr_accuracy needs at least one prediction.")
-    results: dict[str, float] = {}
-    classes = np.unique(labels)
-    for k in top_k:
-        hits = topk_hits(scores, labels, k)
-        results[f"top{k}"] = float(hits.mean())
-        results[f"top{k}_per_class"] = float(np.mean([hits[labels == c].mean() for c in classes]))
-    return results
+__all__ = ["islr_accuracy", "make_compute_metrics", "topk_hits"]
 
 
 def make_compute_metrics(top_k: Sequence[int] = (1, 5)) -> Callable:
-    """A ``compute_metrics`` for ``transformers.Trainer`` on [`SignLLMForSignClassification`] logits."""
+    """A ``compute_metrics`` for ``transformers.Trainer`` on [`SignLLMForSignClassification`] logits.
+
+    Rows of NaN logits count as misses (with a warning), never as correct predictions.
+    """
 
     def compute_metrics(eval_prediction) -> dict[str, float]:
         scores = eval_prediction.predictions

@@ -71,7 +71,11 @@ class SSAWindow:
 
 @dataclass
 class AlignedSubtitle:
-    """Result for one subtitle; times in seconds. ``source``: "aligned", "prior" or "dtw_dropped"."""
+    """Result for one subtitle; times in seconds. ``source``: "aligned", "prior" or "dtw_dropped".
+
+    ``prior_repaired`` says how the input's times were repaired to make the prior (a negative start clipped, an end
+    before the start swapped; `read_subtitles(repair_times=True)`), None when they were used as they were.
+    """
 
     text: str
     start: float
@@ -82,6 +86,7 @@ class AlignedSubtitle:
     confidence: float | None = None
     predicted: tuple[float, float] | None = None  # raw model span before DTW
     index: int | None = None
+    prior_repaired: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -278,7 +283,8 @@ def align_subtitles(
     kept = [k for k, span in enumerate(resolved) if span is not None]
     for k, (sub, span, final) in enumerate(zip(ordered, spans, resolved)):
         base = {"text": sub.text, "prior_start": sub.start, "prior_end": sub.end, "index": getattr(sub, "index", None),
-                "predicted": None if span is None else (span[0] / fps, span[1] / fps), "confidence": confidences[k]}
+                "predicted": None if span is None else (span[0] / fps, span[1] / fps), "confidence": confidences[k],
+                "prior_repaired": getattr(sub, "repaired", None)}
         if final is not None:
             item = AlignedSubtitle(start=final[0] / fps, end=final[1] / fps, source="aligned", **base)
         elif span is None:

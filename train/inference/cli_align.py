@@ -12,6 +12,12 @@ window is centred on it, and a subtitle without a usable prediction keeps it. Ou
 (VTT or SRT by the ``-o`` suffix), optionally an ELAN file with prior / aligned / predicted / confidence tiers,
 a PNG timeline and a JSON report; with ``--ground-truth`` the SAT metrics of the prior and of the alignment are
 printed.
+
+Every cue of the input comes out. A cue with a negative start or an end before its start is repaired (negative
+times clipped to 0, then start and end swapped), aligned like the others and flagged: ``prior_repaired`` in the
+JSON, a ``prior repaired`` tier in the ELAN file, a line in the summary. A cue whose times cannot be read at all
+stops the command (exit 2) with its line number. Undecodable bytes in the subtitle file become U+FFFD with a warning
+naming the lines.
 """
 
 from __future__ import annotations
@@ -132,6 +138,10 @@ def _print_summary(results, output: Path) -> None:
     mean = f", mean confidence {np.mean(confidences):.3f}" if confidences else ""
     print(f"aligned {sources['aligned']} / {len(results)} subtitles ({sources['prior']} kept the prior, "
           f"{sources['dtw_dropped']} dropped by the DTW{mean}) -> {output}")  # fmt: skip
+    repaired = sum(r.prior_repaired is not None for r in results)
+    if repaired:
+        print(f"{repaired} subtitle(s) had invalid times in the input: their prior was repaired and they were aligned "
+              "(flagged as prior_repaired in --json, tier 'prior repaired' in --eaf)")  # fmt: skip
 
 
 def _score_against(results, prior, ground_truth) -> None:
@@ -149,6 +159,25 @@ def _score_against(results, prior, ground_truth) -> None:
     print(format_table(rows, "SAT metrics against the ground truth"))
 
 
+def read_subtitles_to_align(path: Path) -> list:
+    """The subtitles to align: every cue is kept. Negative or reversed times are repaired (warned, and flagged as
+    ``prior_repaired`` in the JSON and the ``.eaf``); a cue whose times cannot be read at all is an error, since it
+    cannot be placed, and so is a file without cues. Empty cues (legal WebVTT) have nothing to align: warned."""
+    from signllm.datasets_scripts.subtitles import parse_subtitle_file, warn_cue_problems
+
+    parsed = parse_subtitle_file(path, repair_times=True)
+    unreadable = [cue for cue in parsed.skipped if cue.malformed]
+    if unreadable:
+        shown = "; ".join(f"line {cue.line}: {cue.reason}" for cue in unreadable[:5])
+        more = f" (+{len(unreadable) - 5} more)" if len(unreadable) > 5 else ""
+        raise ValueError(f"{path}: {len(unreadable)} cue(s) cannot be aligned because their times cannot be read "
+                         f"({shown}{more}); fix them and run again")  # fmt: skip
+    warn_cue_problems(parsed, path)
+    if not parsed.subtitles:
+        raise ValueError(f"{path} has no subtitles")
+    return parsed.subtitles
+
+
 def run(args: argparse.Namespace) -> int:
     from signllm.datasets_scripts.subtitles import read_subtitles
 
@@ -159,9 +188,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.output.suffix.lower() not in (".vtt", ".srt"):
             raise ValueError(f"--output must end in .vtt or .srt, got {args.output}")
-        subtitles = read_subtitles(args.subtitles)
-        if not subtitles:
-            raise ValueError(f"{args.subtitles} has no subtitles")
+        subtitles = read_subtitles_to_align(args.subtitles)
         ground_truth = read_subtitles(args.ground_truth) if args.ground_truth else None
         model, processor = load_model_and_processor(args.model, args.device)
         pose_values, pose_mask = load_pose(args.input, processor, args.keypoint_fps)

@@ -5,7 +5,9 @@ input subtitles), ``aligned`` (our output), ``predicted`` (the raw model span be
 ``confidence`` (the model's confidence on the aligned span) and, when given, ``ground truth``. ELAN does not allow
 overlapping annotations in one tier, and priors overlap (BOBSL audio-aligned subtitles do), so overlapping cues
 spill over into numbered extra tiers (``prior 2``, ...). Zero-length cues cannot be ELAN annotations and are left
-out of the ``.eaf`` (they stay in the VTT/JSON).
+out of the ``.eaf`` (they stay in the VTT/JSON). Subtitles whose input times had to be repaired (negative start,
+end before start) are flagged: ``prior_repaired`` in the JSON and an annotation on the ``prior repaired`` tier.
+Every file is written atomically; the JSON is strict (no NaN / Infinity).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from signllm.datasets_scripts.subtitles import Subtitle, write_subtitles
+from signllm.processing.keypoint_io import atomic_path
 
 from .alignment import AlignedSubtitle
 
@@ -35,8 +38,9 @@ def write_aligned_subtitles(results: Sequence[AlignedSubtitle], path: str | os.P
 def write_alignment_json(results: Sequence[AlignedSubtitle], path: str | os.PathLike, **metadata) -> None:
     """Every field of every result (prior, raw prediction, aligned span, confidence, source) plus metadata."""
     payload = {"metadata": metadata, "subtitles": [asdict(item) for item in results]}
-    # strict JSON: NaN / inf are not JSON (json.dumps would write the non-standard NaN token)
-    Path(path).write_text(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False), encoding="utf-8")
+    text = json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False)
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
 
 
 def _pack_tiers(spans: list[tuple[int, int, str]]) -> list[list[tuple[int, int, str]]]:
@@ -84,6 +88,10 @@ def write_elan(
     }
     if ground_truth is not None:
         tiers["ground truth"] = [(ms(g.start), ms(g.end), g.text) for g in ground_truth]
+    repaired = [r for r in results if r.prior_repaired]
+    if repaired:  # over the aligned span, at least 1 ms so that a zero-length cue is still flagged
+        tiers["prior repaired"] = [(ms(r.start), max(ms(r.end), ms(r.start) + 1), f"{r.text}: {r.prior_repaired}")
+                                   for r in repaired]  # fmt: skip
     for name, spans in tiers.items():
         spans = [span for span in spans if span[1] > span[0] and span[0] >= 0]
         for number, packed in enumerate(_pack_tiers(spans) or [[]], start=1):
@@ -92,5 +100,5 @@ def write_elan(
             for start, end, value in packed:
                 eaf.add_annotation(tier_name, start, end, value=value)
     eaf.remove_tier("default")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    eaf.to_file(str(path))
+    with atomic_path(path) as temporary:
+        eaf.to_file(str(temporary))
