@@ -79,6 +79,7 @@ def test_card_metadata_parses_back_with_every_field(corpora, tmp_path):
     assert front["model-index"][0]["results"][0]["dataset"]["type"] == "how2sign"
     text = card.text
     assert "${" not in path.read_text() and "| eval_slt_bleu4_sacrebleu | 12.5 |" in text
+    assert "tested with transformers <6,>=5.10.1" in text  # the range this install declares
     assert 'revision = "abc123"' in text and "[google/flan-t5-xl](https://huggingface.co/google/flan-t5-xl)" in text
 
 

@@ -24,7 +24,6 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCardData
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "model_cards"
-TRANSFORMERS_RANGE = ">=5.10.1,<6"  # keep in step with pyproject.toml
 LICENSE = "apache-2.0"
 #: the Hub pipeline type: the input is a (keypoint) video of signing plus a text prompt (task, subtitle), the
 #: output text. The Hub has no "video-to-text" type; "translation" would say text-to-text.
@@ -75,6 +74,20 @@ METRICS = {  # key after "eval_" → spec; keys not listed (loss, runtime, count
     "ssa_f1@0.25": MetricSpec("ssa", "f1", "F1@0.25 (full videos)"),
     "ssa_f1@0.50": MetricSpec("ssa", "f1", "F1@0.50 (full videos)"),
 }
+
+
+def transformers_range() -> str:
+    """The transformers versions this install declares (pyproject's ``dependencies``), e.g. ``<6,>=5.10.1``."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement
+
+    try:
+        declared = [Requirement(text) for text in requires("signllm") or []]
+    except PackageNotFoundError:
+        declared = []
+    found = [str(r.specifier) for r in declared if r.name == "transformers" and r.marker is None]
+    return found[0] if found else "(see pyproject.toml)"
 
 
 def load_template(name: str = "signllm") -> string.Template:
@@ -294,7 +307,7 @@ def render_model_card(
         "global_step": global_step,
         "num_parameters": f"{num_parameters:,}",
         "num_trainable_parameters": f"{num_trainable_parameters:,}",
-        "transformers_range": TRANSFORMERS_RANGE,
+        "transformers_range": transformers_range(),
         "target_language": run_config.get("data", {}).get("target_language", "English"),
         "training_data": _training_data(run_config.get("data", {}), data_summary),
         "dora_r": getattr(model_config, "dora_r", "?"),
