@@ -110,6 +110,12 @@ def test_own_data_and_no_evaluation(tmp_path):
     assert result.dataset_type == "out" and "not a public dataset" in result.dataset_name
     assert (result.dataset_split, result.dataset_config, result.metric_type) == ("test", "slt", "sacrebleu")
     assert card.data.language == ["en", "gsg"]
+    demo = tmp_path / "demo_prepared"  # `signllm demo` prepares its synthetic corpus with the BOBSL builder
+    demo.mkdir()
+    (demo / "dataset_info.json").write_text('{"corpus": "signllm-demo", "options": {"sign_language": "demo"}}')
+    demo_card = ModelCard(render_model_card(_run_config([demo], [demo]), {"eval_slt_rouge_l": 9.0}))
+    assert demo_card.data.datasets is None and demo_card.data.language == ["en"]
+    assert demo_card.data.eval_results[0].dataset_type == "signllm-demo"
     untested = ModelCard(render_model_card(_run_config([own], []), {"train_loss": 1.0}))
     assert untested.data.eval_results is None and untested.data.metrics is None  # no invented results
     assert "| train_loss | 1 |" in untested.text

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -133,6 +134,11 @@ class Corpus:
     def public(self) -> bool:
         return self.id in PUBLIC_CORPORA
 
+    @property
+    def label(self) -> str:
+        """The corpus id, or the folder's name for a user's own data (``folder`` builder) or an unrecorded one."""
+        return self.id if self.id and self.id != "folder" else self.folder
+
 
 def read_corpus(path: str | Path) -> Corpus:
     """What ``signllm data prepare`` recorded in ``<path>/dataset_info.json`` (id None when absent)."""
@@ -170,7 +176,7 @@ def eval_results(
         dataset_type = "+".join(_unique([corpus.id for corpus in eval_corpora]))
         dataset_name = " + ".join(_unique([PUBLIC_CORPORA[corpus.id] for corpus in eval_corpora]))
     else:
-        dataset_type = "+".join(_unique([corpus.id if corpus.public else corpus.folder for corpus in eval_corpora]))
+        dataset_type = "+".join(_unique([corpus.label for corpus in eval_corpora]))
         dataset_name = f"{dataset_type} (prepared with signllm data prepare; not a public dataset)"
     results = []
     for key, value in sorted(metrics.items()):
@@ -204,7 +210,8 @@ def build_card_data(
     results = eval_results(metrics, evaluation, eval_split or data.get("eval_split"), sacrebleu_signature)
     metric_types = _unique([r.metric_type for r in results])
     target = TARGET_LANGUAGE_CODES.get(str(data.get("target_language", "English")).lower())
-    languages = _unique([target] + [c.sign_language for c in train + evaluation])
+    codes = [c.sign_language for c in train + evaluation if re.fullmatch(r"[a-z]{2,3}", c.sign_language or "")]
+    languages = _unique([target, *codes])  # ISO 639 codes only (not the demo's "demo" or the folder's "unknown")
     return ModelCardData(
         license=LICENSE, library_name="transformers", pipeline_tag=PIPELINE_TAG, tags=list(TAGS),
         base_model=base_model, datasets=dataset_ids or None, metrics=metric_types or None,
