@@ -230,7 +230,7 @@ def extract_video_keypoints(path: str, **extract_kwargs):
     except ImportError as error:
         raise ImportError(
             "Video input needs the SignLLM extraction tools (MediaPipe Holistic), which are not part of the Hub "
-            "code: `pip install signllm` (from the SignLLM repository) and `pip install mediapipe`; or extract the "
+            "code: `pip install \"signllm[extract]\"` (from the SignLLM repository); or extract the "
             "keypoints yourself and pass a .pose file or a (t, 543|203, 3) array."
         ) from error
     if not os.path.isfile(path):

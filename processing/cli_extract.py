@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .extras import import_extract_dependency
+
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".ts")
 FORMATS = ("pose", "npz")
 REAL_TIME_FPS = 25.0
@@ -395,9 +397,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _check_backend(args: argparse.Namespace) -> str | None:
     """The resolved Tasks model path, or the legacy interpreter (None = in-process); raises with instructions."""
     if args.backend == "tasks":
-        from .holistic_tasks import TasksHolistic
+        from .holistic_tasks import TasksHolistic, require_tasks_api
         from .model_assets import resolve_holistic_model
 
+        require_tasks_api()  # before downloading the model asset
         asset = resolve_holistic_model(args.holistic_model, sha256=args.holistic_model_sha256)
         TasksHolistic(asset).close()  # a file that is not a holistic model fails here, once, not per video
         return str(asset)
@@ -421,6 +424,7 @@ def _check_lip_reader(args: argparse.Namespace) -> None:
                                 "(make one with `python -m signllm.processing.lip_reader_convert`).")
     from .lip_reader_convert import load_lip_reader
 
+    import_extract_dependency("cv2", "Mouth crops for lip features (--lip-reader)")
     load_lip_reader(args.lip_reader)
 
 

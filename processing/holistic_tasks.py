@@ -14,8 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from . import holistic_common
+from .extras import import_extract_dependency
 from .model_assets import ModelAssetError, resolve_holistic_model, sha256_of
 from .video import iter_video_frames
+
+
+def require_tasks_api() -> None:
+    """Raise an ImportError naming ``signllm[extract]`` when MediaPipe's Tasks API is not installed."""
+    import_extract_dependency("mediapipe.tasks.python.vision", "The Tasks-API backend (--backend tasks)")
 
 
 class TasksHolistic:
@@ -28,6 +34,7 @@ class TasksHolistic:
     """
 
     def __init__(self, model_asset_path: str | os.PathLike, min_detection_confidence: float = 0.5) -> None:
+        require_tasks_api()
         from mediapipe.tasks.python.core.base_options import BaseOptions
         from mediapipe.tasks.python.vision import holistic_landmarker
         from mediapipe.tasks.python.vision.core.vision_task_running_mode import VisionTaskRunningMode
@@ -74,6 +81,7 @@ def run_tasks(
     model_sha256: str | None = None,
 ) -> holistic_common.HolisticLandmarks:
     """Tasks-API holistic over a whole video -> full landmarks (asset resolved as in ``model_assets``)."""
+    require_tasks_api()  # before the asset download
     asset = resolve_holistic_model(model_asset_path, sha256=model_sha256)
     frames = iter_video_frames(video_path, target_fps)
     first = next(frames)  # open and decode before loading the model, so bad videos fail fast

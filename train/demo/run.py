@@ -193,12 +193,13 @@ class _Clock:
 
 
 def prepare_corpus(root: Path, output: Path, progress: bool):
-    """``signllm data prepare bobsl <root> --keypoints <root>/keypoints`` through the datasets code."""
+    """``signllm data prepare bobsl <root> --keypoints <root>/keypoints`` through the datasets code, recorded as
+    corpus ``signllm-demo`` (the BOBSL layout, not BOBSL data: model cards must not list it as BOBSL)."""
     from signllm.datasets_scripts import prepare_bobsl
     from signllm.datasets_scripts.prepare import PrepareOptions, run_prepare
 
     options = PrepareOptions(keypoints_dir=root / "keypoints", sign_language="demo", progress=progress)
-    return run_prepare("bobsl", prepare_bobsl.build, root, output, options)
+    return run_prepare("signllm-demo", prepare_bobsl.build, root, output, options)
 
 
 def train_islr_backbone(clips: Path, output: Path, budget: DemoBudget, seed: int) -> tuple[Path, dict[str, Any]]:
