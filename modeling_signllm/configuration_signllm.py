@@ -298,7 +298,9 @@ class SignLLMConfig(PretrainedConfig):
         ssa_soft_decoding_weight (`float`, *optional*, defaults to 1.0): λ of the SSA digit L1 loss [ours].
         ssa_digit_token_ids (`list[int]`, *optional*): token id of each digit 0–9 in SSA targets (soft decoding);
             set from `SignLLMProcessor.digit_token_ids` for the tokenizer in use.
-        slt_prompt / ssa_prompt / ssa_prior_template (`str`): prompts [ours] (architecture §4).
+        slt_prompt / ssa_prompt / ssa_prior_template (`str`): prompts [ours] (architecture §4), handed to the
+            processor by the training recipe; `{start}` / `{end}` receive the prior's frame indices as the
+            processor writes SSA targets (3 digits, the tokenizer's digit separator).
         freeze_backbones (`bool`, *optional*, defaults to `False`): curriculum stage 1 freezes pose + lip backbones.
 
     Example:
@@ -339,7 +341,7 @@ class SignLLMConfig(PretrainedConfig):
         ssa_digit_token_ids: list[int] | None = None,
         slt_prompt: str = "Translate the sign language video to English.",
         ssa_prompt: str = "Align the subtitle to the signing: {subtitle}",
-        ssa_prior_template: str = " Prior: {start:03d} {end:03d}",
+        ssa_prior_template: str = " Prior: {start} {end}",
         freeze_backbones: bool = False,
         initializer_range: float = 0.02,
         **kwargs,

@@ -277,3 +277,26 @@ def test_readme_finetune_with_plain_seq2seq_trainer(curriculum, tmp_path):
     assert any(not torch.equal(before[n], p) for n, p in model.named_parameters() if n in before)
     trainer.save_model()
     assert (tmp_path / "my-signllm" / "model.safetensors").is_file()
+
+
+def test_finetune_schedules_are_the_papers():
+    from signllm.train.slt.curriculum import resolve_config
+
+    bobsl = resolve_config("finetune")["training"]  # finetune.yaml: BOBSL finetuning
+    assert (bobsl["max_steps"], bobsl["warmup_steps"]) == (100_000, 2_000)
+    how2sign = resolve_config(None, ["finetune_how2sign"])["training"]
+    assert (how2sign["max_steps"], how2sign["warmup_steps"]) == (20_000, 500)
+
+
+def test_processor_gets_the_configs_prompt_templates():
+    from signllm.configuration_signllm import SignLLMConfig
+    from signllm.train.slt.curriculum import resolve_config
+    from signllm.train.slt.recipe import build_processor
+
+    templates = {"slt_prompt": "Say what is signed.", "ssa_prompt": "Find: {subtitle}",
+                 "ssa_prior_template": " Around {start}-{end}"}  # fmt: skip
+    config = resolve_config("1", ["tiny_debug"], [f"model.overrides={json.dumps(templates)}"])
+    model_config = SignLLMConfig.from_preset("tiny", **config["model"]["overrides"])
+    processor = build_processor(config, model_config)
+    assert processor.build_prompt("slt") == "Say what is signed."
+    assert processor.build_prompt("ssa", "hello", prior=(4, 17)) == "Find: hello Around 004-017"

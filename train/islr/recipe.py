@@ -169,22 +169,19 @@ def read_clip_list(source: str | Path, split: str = "train") -> list[SignClip]:
 
 
 def _read_prepared(folder: Path, split: str) -> list[SignClip]:
-    import pyarrow.parquet as pq
+    from signllm.datasets_scripts.manifest import iter_manifest_rows, manifest_files
 
-    files = sorted((folder / "signs").glob(f"{split}*.parquet"))
-    files = [f for f in files if f.stem == split or f.stem.rsplit("-", 1)[0] == split]
-    if not files:
+    if split not in manifest_files(folder, "signs"):
         raise ValueError(f"{folder}: no signs/{split}*.parquet (run `signllm data prepare` for an ISLR corpus).")
     clips = []
-    for path in files:
-        for row in pq.read_table(path).to_pylist():
-            offset = row.get("keypoints_offset") or 0.0
-            start, end = row.get("start"), row.get("end")
-            clips.append(SignClip(
-                keypoints_path=row.get("keypoints_path"), label=str(row["label"]), lip_path=row.get("lip_path"),
-                start=None if start is None else start - offset, end=None if end is None else end - offset,
-                group=row.get("signer"),
-            ))  # fmt: skip
+    for row in iter_manifest_rows(folder, "signs", split):  # file paths resolved against the dataset folder
+        offset = row.get("keypoints_offset") or 0.0
+        start, end = row.get("start"), row.get("end")
+        clips.append(SignClip(
+            keypoints_path=row.get("keypoints_path"), label=str(row["label"]), lip_path=row.get("lip_path"),
+            start=None if start is None else start - offset, end=None if end is None else end - offset,
+            group=row.get("signer"),
+        ))  # fmt: skip
     return clips
 
 

@@ -138,6 +138,7 @@ def build_processor(config: dict[str, Any], model_config: Any, init_from: str | 
         lip_feature_size=model_config.lip_config.feature_size,
         slt_prompt=model_config.slt_prompt,
         ssa_prompt=model_config.ssa_prompt,
+        ssa_prior_template=model_config.ssa_prior_template,
         max_target_length=config["data"]["max_target_tokens"],
     )
 
