@@ -300,3 +300,21 @@ def test_transfer_round_trip_into_slt_model(tmp_path):
     other = modeling.SignLLMForConditionalGeneration(SignLLMConfig.from_preset("tiny")).eval()
     other.load_backbone(output, "pose")
     torch.testing.assert_close(other.pose_encoder(pose).pooled, pose_classifier.pose_encoder(pose).pooled)
+
+
+def test_islr_eval_on_a_raw_kaggle_folder(gislr, tmp_path, capsys):
+    """README's GISLR folder as it comes from Kaggle (train.csv, no split column) with islr-eval's default
+    --split test: a clear error naming --split all (not numpy's "need at least one array to concatenate")."""
+    from signllm.train.cli import main
+
+    torch.manual_seed(0)
+    config = SignLLMClassificationConfig.from_preset("tiny", modality="pose", id2label={0: "hello", 1: "thankyou"},
+                                                     use_contrastive_loss=False)  # fmt: skip
+    SignLLMForSignClassification(config).save_pretrained(tmp_path / "pose")
+    assert main(["train", "islr-eval", str(tmp_path / "pose"), "--data", str(gislr)]) == 2
+    error = capsys.readouterr().err
+    assert "no 'test' split" in error and "no split column" in error and "--split all" in error
+    assert main(["train", "islr-eval", str(tmp_path / "pose"), "--data", str(gislr), "--split", "all"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert set(results) == {"pose"} and 0 <= results["pose"]["top1"] <= 100
+    assert len(read_clip_list(gislr, "all")) == len(read_clip_list(gislr, "train")) == 126
