@@ -2,6 +2,7 @@
 
 import csv
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -190,7 +191,7 @@ def test_all_losses_train_together(tmp_path, gislr):
     assert after[1] < before[1] and after[2] < before[2], (before, after)
 
 
-def test_cli_train_resume_and_export(tmp_path, gislr):
+def test_cli_train_resume_and_export(tmp_path, gislr, caplog):
     from signllm.train.cli import main
 
     manifest = write_manifest(tmp_path / "train.csv", read_clip_list(gislr)[:4])
@@ -200,11 +201,15 @@ def test_cli_train_resume_and_export(tmp_path, gislr):
               "--set", "training.save_steps=1", "--set", "model.overrides.use_articulator_loss=false"]  # fmt: skip
     assert main(common + ["--set", "training.max_steps=2"]) == 0
     assert (tmp_path / "run" / "checkpoint-2").is_dir()
-    assert main(common + ["--set", "training.max_steps=3", "--resume"]) == 0
+    # the job died while writing checkpoint-2's weights: resume falls back to checkpoint-1, with a warning
+    weights = tmp_path / "run" / "checkpoint-2" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1000])
+    with caplog.at_level(logging.WARNING, logger="signllm.train.run_config"):
+        assert main(common + ["--set", "training.max_steps=3", "--resume"]) == 0
+    assert "resuming from checkpoint-1" in caplog.text and "checkpoint-2: model.safetensors is incomplete" in caplog.text
     state = json.loads((tmp_path / "run" / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3
-    # resumed, not restarted: the step-1/2 log entries come from the first run and are kept
-    assert [e["step"] for e in state["log_history"] if "loss" in e] == [2]  # logging_steps=2
+    assert [e["step"] for e in state["log_history"] if "loss" in e] == [2]  # logging_steps=2: step 2 trained again
     output = tmp_path / "backbone.safetensors"
     assert main(["train", "islr-export", str(tmp_path / "run" / "final"), "-o", str(output)]) == 0
     assert output.is_file()

@@ -300,3 +300,32 @@ def test_processor_gets_the_configs_prompt_templates():
     processor = build_processor(config, model_config)
     assert processor.build_prompt("slt") == "Say what is signed."
     assert processor.build_prompt("ssa", "hello", prior=(4, 17)) == "Find: hello Around 004-017"
+
+
+@pytest.mark.parametrize("damage", ["truncated_weights", "no_trainer_state"])
+def test_resume_skips_a_half_written_last_checkpoint(curriculum, tmp_path, caplog, damage):
+    """The newest checkpoint was cut short (a kill or a full disk while saving): the rerun resumes from the previous
+    complete one, says so, and ends with the same weights as the uninterrupted run."""
+    import logging
+    import shutil
+
+    root, stages = curriculum
+    checkpoints = tmp_path / "stage1" / "checkpoints"
+    for name in ("checkpoint-4", "checkpoint-6"):  # the reference run's two kept checkpoints (save_total_limit 2)
+        shutil.copytree(stages["1"] / "checkpoints" / name, checkpoints / name)
+    if damage == "truncated_weights":
+        weights = checkpoints / "checkpoint-6" / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    else:
+        (checkpoints / "checkpoint-6" / "trainer_state.json").unlink()
+    from signllm.train.run_config import checkpoint_problem
+
+    assert checkpoint_problem(checkpoints / "checkpoint-6") is not None
+    assert checkpoint_problem(checkpoints / "checkpoint-4") is None
+    with caplog.at_level(logging.WARNING, logger="signllm.train.run_config"):
+        assert signllm(["train", "slt", *_stage_args("1", tmp_path, root / "prepared", max_steps=6)]) == 0
+    assert "resuming from checkpoint-4" in caplog.text and "checkpoint-6:" in caplog.text
+    assert json.loads((tmp_path / "stage1" / "trainer_state.json").read_text())["global_step"] == 6
+    expected, resumed = _weights(stages["1"]), _weights(tmp_path / "stage1")
+    for name in expected:
+        torch.testing.assert_close(resumed[name], expected[name], rtol=1e-5, atol=1e-6)

@@ -56,10 +56,9 @@ from signllm.configuration_signllm_islr import SignLLMClassificationConfig
 from signllm.keypoint_layout import normalize_keypoints
 from signllm.modeling_signllm_islr import SignLLMForSignClassification, build_label_text_embeddings, late_fusion
 from signllm.train.evaluation.islr_metrics import islr_accuracy, make_compute_metrics
-from signllm.train.run_config import deep_update, load_config_layer, parse_override
+from signllm.train.run_config import deep_update, last_complete_checkpoint, load_config_layer, parse_override
 from torch import nn
 from transformers import Trainer, TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -479,7 +478,7 @@ def train_islr(run: dict[str, Any], resume: bool = False) -> dict[str, Any]:
         model=model, args=args, train_dataset=train_set, eval_dataset=eval_set, data_collator=collate_sign_clips,
         compute_metrics=make_compute_metrics(),
     )  # fmt: skip
-    checkpoint = get_last_checkpoint(run["output_dir"]) if resume and Path(run["output_dir"]).is_dir() else None
+    checkpoint = last_complete_checkpoint(run["output_dir"]) if resume else None  # skips a half-written last one
     if resume and checkpoint is None:
         logger.warning("--resume: no checkpoint in %s, starting from scratch.", run["output_dir"])
     result = trainer.train(resume_from_checkpoint=checkpoint)

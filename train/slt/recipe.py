@@ -274,8 +274,8 @@ def train_stage(
     bypass ``config["data"]`` (Python API: any sequence of ready-made windows)."""
     from signllm.train.slt.collator import SignLLMDataCollator
     from signllm.train.slt.trainer import SignLLMSeq2SeqTrainer, slt_metric_function, ssa_metric_function
+    from signllm.train.run_config import last_complete_checkpoint
     from transformers import set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     stage = get_stage(config["stage"])
     output_dir = Path(config["output_dir"])
@@ -315,7 +315,7 @@ def train_stage(
         callbacks=callbacks,
     )
     checkpoint_dir = output_dir / CHECKPOINTS
-    last = get_last_checkpoint(str(checkpoint_dir)) if resume and checkpoint_dir.is_dir() else None
+    last = last_complete_checkpoint(checkpoint_dir) if resume else None  # skips a half-written last one
     if last:
         logger.info("resuming stage %s from %s", stage.name, last)
     result = trainer.train(resume_from_checkpoint=last)
