@@ -395,3 +395,10 @@ def _valid_frames(attention_mask: torch.Tensor | None, values: torch.Tensor) -> 
     if attention_mask is None:
         return torch.ones(values.shape[:2], dtype=torch.bool, device=values.device)
     return attention_mask.bool()
+
+
+if __package__ == "signllm":  # installed package only (see configuration_signllm.py)
+    from transformers import AutoModel, AutoModelForVideoClassification
+
+    AutoModel.register(SignLLMClassificationConfig, SignLLMForSignClassification, exist_ok=True)
+    AutoModelForVideoClassification.register(SignLLMClassificationConfig, SignLLMForSignClassification, exist_ok=True)

@@ -615,3 +615,11 @@ def _broadcast_pairs(value: Any, batch_size: int, name: str) -> list:
     if len(value) == 2 and all(isinstance(v, (int, np.integer)) for v in value):
         return [tuple(int(v) for v in value)] * batch_size
     return _broadcast(value, batch_size, name)
+
+
+if __package__ == "signllm":  # installed package only: AutoProcessor finds this class (configuration_signllm.py)
+    from transformers import AutoProcessor
+
+    from .configuration_signllm import SignLLMConfig
+
+    AutoProcessor.register(SignLLMConfig, SignLLMProcessor, exist_ok=True)

@@ -48,31 +48,35 @@ LOADER = textwrap.dedent(
     from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoProcessor, pipeline
 
     folder = sys.argv[1]
+    frames, clip = (int(sys.argv[2]), {"truncation": "center"}) if len(sys.argv) > 2 else (20, {})
     report = {"config": type(AutoConfig.from_pretrained(folder, trust_remote_code=True)).__name__}
     report["model"] = type(AutoModel.from_pretrained(folder, trust_remote_code=True)).__name__
     model = AutoModelForSeq2SeqLM.from_pretrained(folder, trust_remote_code=True).eval()
     report["seq2seq"] = type(model).__name__
     processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
     report["processor"] = type(processor).__name__
-    pose = np.random.default_rng(0).normal(size=(20, 203, 3)).astype("float32")
-    report["generate"] = list(model.generate(**processor(pose=pose), max_new_tokens=4, num_beams=2).shape)
+    pose = np.random.default_rng(0).normal(size=(frames, 203, 3)).astype("float32")
+    report["generate"] = list(model.generate(**processor(pose=pose, **clip), max_new_tokens=4, num_beams=2).shape)
     pipe = pipeline("sign-translation", model=folder, trust_remote_code=True)
     report["pipeline"] = type(pipe).__name__
-    report["slt"] = pipe(pose, max_new_tokens=4, num_beams=1)
-    report["ssa"] = pipe(pose, task="ssa", subtitle="hello")
+    report["slt"] = pipe(pose, max_new_tokens=4, num_beams=1, **clip)
+    report["ssa"] = pipe(pose, task="ssa", subtitle="hello", **clip)
     report["signllm_modules"] = sorted(name for name in sys.modules if name.split(".")[0] == "signllm")
     print("REPORT" + json.dumps(report))
     """
 ).replace("REPO_ROOT", repr(REPO_ROOT))
 
 
-def run_isolated(folder, tmp_path) -> dict:
+def run_isolated(folder, tmp_path, frames: int | None = None) -> dict:
+    """Load ``folder`` in a fresh ``python -I`` that cannot import signllm; ``frames``: length of the test clip
+    (centre-cropped to the model's window), default 20 frames uncropped."""
     env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": ""}  # fmt: skip
     script = tmp_path / "load.py"
     script.write_text(LOADER)
     # -I: ignore PYTHONPATH / user site and do not put the script's folder or the cwd on sys.path
-    done = subprocess.run([sys.executable, "-I", str(script), str(folder)], cwd=tmp_path, env=env,
+    extra = [str(frames)] if frames else []
+    done = subprocess.run([sys.executable, "-I", str(script), str(folder), *extra], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]
     line = next(line for line in done.stdout.splitlines() if line.startswith("REPORT"))
@@ -80,7 +84,7 @@ def run_isolated(folder, tmp_path) -> dict:
 
 
 def test_saved_folder_loads_with_auto_classes_and_pipeline_in_a_fresh_process(tmp_path):
-    folder = save_for_hub(tiny_model(), tiny_processor(), tmp_path / "hub")
+    folder = save_for_hub(tiny_model(), tiny_processor(), tmp_path / "hub", merge=True)
     assert EXPECTED_CODE <= {path.name for path in folder.glob("*.py")}
     config = json.loads((folder / "config.json").read_text())
     assert set(config["auto_map"]) == {"AutoConfig", "AutoModel", "AutoModelForSeq2SeqLM"}
@@ -100,10 +104,11 @@ def test_push_stages_offline_and_check_catches_missing_pieces(tmp_path):
     model, processor = tiny_model(), tiny_processor()
     model.save_pretrained(tmp_path / "run")
     processor.save_pretrained(tmp_path / "run")
-    staged = push(tmp_path / "run", "me/signllm-tiny", local_dir=tmp_path / "staged", upload=False,
-                  merge_adapters=False)  # fmt: skip
+    staged = push(tmp_path / "run", "me/signllm-tiny", local_dir=tmp_path / "staged", upload=False)
     check_hub_folder(staged)
-    assert json.loads((staged / "config.json").read_text())["use_dora"] is True  # adapters kept on request
+    assert json.loads((staged / "config.json").read_text())["use_dora"] is True  # adapters kept unless --merge
+    merged = push(tmp_path / "run", "me/signllm-tiny", local_dir=tmp_path / "merged", upload=False, merge=True)
+    assert json.loads((merged / "config.json").read_text())["use_dora"] is False
     (staged / "pipeline_signllm.py").unlink()
     with pytest.raises(ValueError, match="pipeline_signllm.py"):
         check_hub_folder(staged)
