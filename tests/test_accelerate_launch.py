@@ -20,7 +20,8 @@ def test_accelerate_launch_two_cpu_processes(tmp_path):
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
     command = [accelerate, "launch", "--config_file", str(CONFIG), "--main_process_port", "0",
                "-m", "signllm.train.slt.recipe", "--stage", "1", "--config", "tiny_debug", "--train", str(data),
-               "--run-dir", str(tmp_path / "run"), "--data-order-log", str(tmp_path / "order")]  # fmt: skip
+               "--run-dir", str(tmp_path / "run"), "--data-order-log", str(tmp_path / "order"),
+               "--random-backbones"]  # fmt: skip
     for value in fast_overrides(max_steps=3, save_steps=2):
         command += ["--set", value]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}

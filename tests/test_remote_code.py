@@ -112,3 +112,87 @@ def test_push_stages_offline_and_check_catches_missing_pieces(tmp_path):
     (staged / "pipeline_signllm.py").unlink()
     with pytest.raises(ValueError, match="pipeline_signllm.py"):
         check_hub_folder(staged)
+
+
+MARKER_TOKENIZER = '''
+import os
+from pathlib import Path
+
+from transformers import ByT5Tokenizer
+
+Path(os.environ["SIGNLLM_TEST_MARKER"]).write_text("folder code ran")  # what untrusted code could do on import
+
+
+class MarkerTokenizer(ByT5Tokenizer):
+    pass
+'''
+
+
+def _folder_with_code(tmp_path):
+    """A Hub-ready tiny model folder whose tokenizer is a class of its own, defined by a file in the folder."""
+    folder = save_for_hub(tiny_model(), tiny_processor(), tmp_path / "model")
+    (folder / "marker_tokenizer.py").write_text(MARKER_TOKENIZER)
+    config_path = folder / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    config.update(tokenizer_class="MarkerTokenizer", auto_map={"AutoTokenizer": ["marker_tokenizer.MarkerTokenizer", None]})
+    config_path.write_text(json.dumps(config))
+    return folder
+
+
+def _signllm(args, tmp_path, marker):
+    """The installed CLI in a fresh process that would answer "y" to a trust-remote-code prompt."""
+    env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1",
+           "SIGNLLM_TEST_MARKER": str(marker), "OMP_NUM_THREADS": "1"}  # fmt: skip
+    command = [sys.executable, "-m", "signllm.train.cli", *args]
+    return subprocess.run(command, input="y\ny\n", cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+                          check=False)  # fmt: skip
+
+
+def test_model_folder_code_runs_only_with_trust_remote_code(tmp_path):
+    from conftest import fake_pose
+
+    folder, marker = _folder_with_code(tmp_path), tmp_path / "marker.txt"
+    values, mask = fake_pose(40, seed=1)
+    import numpy as np
+
+    np.savez(tmp_path / "clip.npz", values=values, mask=mask, fps=np.float32(25.0))
+    args = ["translate", str(tmp_path / "clip.npz"), "-o", str(tmp_path / "out.vtt"), "--model", str(folder),
+            "--segment-seconds", "1", "--num-beams", "1", "--no-progress", "--device", "cpu"]  # fmt: skip
+    refused = _signllm(args, tmp_path, marker)
+    assert refused.returncode == 2 and "--trust-remote-code" in refused.stderr, refused.stderr[-2000:]
+    assert "Do you wish to run the custom code" not in refused.stdout + refused.stderr
+    assert not marker.exists()  # nothing from the folder ran, although the process would have said "y"
+    trusted = _signllm([*args, "--trust-remote-code"], tmp_path, marker)
+    assert trusted.returncode == 0, trusted.stderr[-2000:]
+    assert marker.read_text() == "folder code ran"  # asked for: the folder's tokenizer class was used
+
+
+QUIET_LOADER = textwrap.dedent(
+    """
+    import json, sys, warnings
+    warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True) as caught:
+        from signllm import SignLLMForConditionalGeneration, SignLLMProcessor
+        processor = SignLLMProcessor.from_pretrained(sys.argv[1])
+        model = SignLLMForConditionalGeneration.from_pretrained(sys.argv[1])
+    print("REPORT" + json.dumps({"warnings": [str(w.message) for w in caught], "processor": type(processor).__name__,
+                                 "model": type(model).__module__}))
+    """
+)
+
+
+def test_installed_classes_load_their_own_folder_without_prompt_or_warning(tmp_path):
+    """README §6: `SignLLMProcessor.from_pretrained(folder)` / `SignLLMForConditionalGeneration.from_pretrained(folder)`
+    on a Hub-ready folder (auto_map, remote code): no "run the custom code? [y/N]" prompt, no model-type warning."""
+    folder = save_for_hub(tiny_model(), tiny_processor(), tmp_path / "model")
+    script = tmp_path / "load.py"
+    script.write_text(QUIET_LOADER)
+    env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, str(script), str(folder)], input="n\n", cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    output = done.stdout + done.stderr
+    assert "custom code" not in output and "model of type" not in output, output[-3000:]
+    report = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("REPORT"))[len("REPORT"):])
+    assert report == {"warnings": [], "processor": "SignLLMProcessor", "model": "signllm.modeling_signllm"}
+    assert not (tmp_path / "modules").exists()  # no folder code was imported
