@@ -13,7 +13,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from slt_training_helpers import fast_overrides, make_folder_corpus, prepare_corpus
 
 REPO = Path(__file__).resolve().parents[1]

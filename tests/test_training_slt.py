@@ -187,7 +187,7 @@ def test_no_stage_folder_holds_the_frozen_lm(curriculum):
     assert len(weights_files) >= 4 + 4  # the four stage folders and their checkpoints
     for path in weights_files:
         assert not _base_keys(load_file(str(path))), path
-    for stage, folder in stages.items():
+    for folder in stages.values():
         config = json.loads((folder / "config.json").read_text())
         assert config["text_model_weights"] == "referenced" and config["text_model_name_or_path"] == str(base_path)
         adapter_config = json.loads((folder / "language_model" / "adapter_config.json").read_text())

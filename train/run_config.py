@@ -87,7 +87,7 @@ def checkpoint_problem(folder: str | Path) -> str | None:
     archive (``.pt`` / ``.pth`` / ``.bin``) has its zip directory (written last), and there are weights at all.
     Engine folders (DeepSpeed ``global_step*``, FSDP shards) are left to their engine.
     """
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     folder = Path(folder)
     state = folder / "trainer_state.json"
@@ -107,7 +107,7 @@ def checkpoint_problem(folder: str | Path) -> str | None:
             try:
                 with safe_open(str(path), framework="pt"):
                     pass
-            except Exception as error:  # safetensors raises its own SafetensorError on a truncated file
+            except (SafetensorError, OSError) as error:  # a truncated header, or a file cut short
                 return f"{relative} is incomplete ({error})"
         elif path.suffix in (".pt", ".pth", ".bin"):
             weights += path.suffix == ".bin"

@@ -345,9 +345,9 @@ def train_stage(
 ) -> dict[str, Any]:
     """Run one curriculum stage end to end; returns the final metrics. ``train_windows`` / ``eval_windows``
     bypass ``config["data"]`` (Python API: any sequence of ready-made windows)."""
+    from signllm.train.run_config import last_complete_checkpoint
     from signllm.train.slt.collator import SignLLMDataCollator
     from signllm.train.slt.trainer import SignLLMSeq2SeqTrainer, slt_metric_function, ssa_metric_function
-    from signllm.train.run_config import last_complete_checkpoint
     from transformers import set_seed
 
     stage = get_stage(config["stage"])
