@@ -17,7 +17,8 @@ Exact command lines::
     # a raw Kaggle GISLR folder has no splits (train.csv is all training data): evaluate every clip explicitly
     signllm train islr-eval runs/islr_tiny/final --data ../shared/data/gislr_asl_signs_subset --split all
     # write the backbones in the layout SignLLMForConditionalGeneration loads (keys pose_encoder.* / lip_encoder.*)
-    signllm train islr-export runs/islr_pose/final runs/islr_lip/final -o runs/backbones.safetensors
+    signllm train islr-export runs/islr_pose/final runs/islr_lip/final -o runs/bobsl/backbones.safetensors
+    # ... which SLT stage 1 takes: signllm train slt --stage 1 --run-dir runs/bobsl --backbones runs/bobsl/backbones.safetensors ...
 
 Run configs are layers (nanoGPT style): ``DEFAULTS`` ← ``configs/islr_<name>.yaml`` ← ``--set key=value``.
 
