@@ -13,7 +13,13 @@ Layout written by ``signllm data prepare`` (one folder per corpus)::
 With ``streaming=True`` each split is written as shards ``<split>-00000.parquet`` while rows arrive (constant
 memory, input order); otherwise rows of a split are gathered, sorted by (episode, start) and written once.
 Keypoints are never embedded: rows hold the episode file path (``keypoints_path``) and the time of its first
-frame on the episode timeline (``keypoints_offset``), and windows are cut lazily by `sampler.SignWindowDataset`.
+frame on the episode timeline (``keypoints_offset``), and windows are cut lazily by `windows.SignWindowDataset`.
+
+File paths (``keypoints_path``, ``lip_path``, ``video_path``) are stored **relative to the dataset folder** (each
+Parquet file says so in its schema metadata, ``signllm.paths: dataset``) and resolved against it when the manifest
+is read (`load_manifest`, `iter_manifest_rows`), so a prepared dataset works from any working directory and can be
+moved together with its keypoints. Manifests written before this convention hold the paths as given to
+``signllm data prepare`` (absolute, or relative to where it ran): they are returned unchanged.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: file paths relative to the dataset folder (1: as given to `signllm data prepare`)
 KINDS = ("sentences", "signs")
 
 SENTENCE_SCHEMA = pa.schema(
@@ -82,6 +88,52 @@ SIGN_SCHEMA = pa.schema(
 )
 
 SCHEMAS = {"sentences": SENTENCE_SCHEMA, "signs": SIGN_SCHEMA}
+PATH_COLUMNS = ("keypoints_path", "lip_path", "video_path")
+PATHS_METADATA_KEY = b"signllm.paths"
+PATHS_RELATIVE_TO_DATASET = b"dataset"
+
+
+def dataset_relative_path(path: str | os.PathLike | None, dataset_dir: str | os.PathLike) -> str | None:
+    """``path`` (absolute, or relative to the current directory) as stored in a manifest: relative to the dataset
+    folder, with ``/`` separators. Kept absolute when no relative path exists (another drive on Windows)."""
+    if path is None or str(path) == "":
+        return None
+    absolute = os.path.abspath(os.fspath(path))
+    try:
+        return Path(os.path.relpath(absolute, os.path.abspath(os.fspath(dataset_dir)))).as_posix()
+    except ValueError:
+        return absolute
+
+
+def resolve_dataset_path(path: str | None, dataset_dir: str | os.PathLike) -> str | None:
+    """A stored path back to a usable one: absolute paths unchanged, relative ones joined to the dataset folder."""
+    if not path:
+        return path
+    if os.path.isabs(path):
+        return path
+    return os.path.normpath(os.path.join(os.path.abspath(os.fspath(dataset_dir)), path))
+
+
+def _paths_relative_to_dataset(schema: pa.Schema) -> bool:
+    return (schema.metadata or {}).get(PATHS_METADATA_KEY) == PATHS_RELATIVE_TO_DATASET
+
+
+def _resolve_row(row: dict[str, Any], dataset_dir: str | os.PathLike) -> dict[str, Any]:
+    for column in PATH_COLUMNS:
+        if row.get(column):
+            row[column] = resolve_dataset_path(row[column], dataset_dir)
+    return row
+
+
+def _resolve_table(table: pa.Table, dataset_dir: str | os.PathLike) -> pa.Table:
+    """Path columns of one manifest file resolved against the dataset folder (legacy files: unchanged)."""
+    if not _paths_relative_to_dataset(table.schema):
+        return table
+    for column in PATH_COLUMNS:
+        if column in table.column_names:
+            values = [resolve_dataset_path(value, dataset_dir) for value in table.column(column).to_pylist()]
+            table = table.set_column(table.schema.get_field_index(column), column, pa.array(values, pa.string()))
+    return table.replace_schema_metadata(None)
 
 
 def _check_kind(kind: str) -> pa.Schema:
@@ -112,7 +164,8 @@ class ManifestWriter:
     def __init__(self, output: str | os.PathLike, kind: str, streaming: bool = False, shard_size: int = 50_000):
         self.schema = _check_kind(kind)
         self.kind = kind
-        self.folder = Path(output) / kind
+        self.root = Path(output)
+        self.folder = self.root / kind
         self.streaming = streaming
         self.shard_size = max(1, int(shard_size))
         self._buffers: dict[str, list[dict[str, Any]]] = {}
@@ -121,6 +174,8 @@ class ManifestWriter:
 
     def add(self, row: dict[str, Any]) -> None:
         row = complete_row(row, self.kind)
+        for column in PATH_COLUMNS:  # stored relative to the dataset folder (module docstring)
+            row[column] = dataset_relative_path(row[column], self.root)
         split = row["split"]
         if not split:
             raise ValueError(f"row {row.get('sample_id')!r} has no split")
@@ -131,7 +186,8 @@ class ManifestWriter:
 
     def _write(self, rows: list[dict[str, Any]], path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pylist(rows, schema=self.schema)
+        schema = self.schema.with_metadata({PATHS_METADATA_KEY: PATHS_RELATIVE_TO_DATASET})
+        table = pa.Table.from_pylist(rows, schema=schema)
         tmp = path.with_name(f".{path.name}.partial")
         pq.write_table(table, tmp, row_group_size=min(self.shard_size, 10_000))
         os.replace(tmp, path)  # readers never see a half-written shard
@@ -191,8 +247,12 @@ def load_manifest(output: str | os.PathLike, kind: str = "sentences", split: str
 
     files = manifest_files(output, kind, split)[split]
     if streaming:
-        return datasets.load_dataset("parquet", data_files={split: files}, split=split, streaming=True)
-    table = pa.concat_tables([pq.read_table(path, memory_map=True) for path in files])
+        dataset = datasets.load_dataset("parquet", data_files={split: files}, split=split, streaming=True)
+        if _paths_relative_to_dataset(pq.read_schema(files[0])):  # one writer wrote every shard of a split
+            root = os.path.abspath(output)  # the folder as named now, whatever the directory when rows are read
+            dataset = dataset.map(lambda row: _resolve_row(row, root))
+        return dataset
+    table = pa.concat_tables([_resolve_table(pq.read_table(path, memory_map=True), output) for path in files])
     return datasets.Dataset(table, split=datasets.NamedSplit(split))
 
 
@@ -200,8 +260,10 @@ def iter_manifest_rows(output: str | os.PathLike, kind: str = "sentences", split
     """Rows of one split, one Parquet row group at a time (no ``datasets`` needed)."""
     for path in manifest_files(output, kind, split)[split]:
         parquet = pq.ParquetFile(path)
+        relative = _paths_relative_to_dataset(parquet.schema_arrow)
         for group in range(parquet.num_row_groups):
-            yield from parquet.read_row_group(group).to_pylist()
+            for row in parquet.read_row_group(group).to_pylist():
+                yield _resolve_row(row, output) if relative else row
 
 
 def write_json(path: str | os.PathLike, payload: Any) -> None:

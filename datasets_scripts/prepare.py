@@ -641,7 +641,7 @@ def run_prepare(
             "schema_version": SCHEMA_VERSION,
             "source": str(root),
             "options": options_dict,
-            "files": files,
+            "files": [Path(os.path.relpath(path, output)).as_posix() for path in files],  # in the dataset folder
             "info": info,
             "keypoint_extractors": validate.keypoint_extractors(),  # what signllm extract recorded per file
         },

@@ -290,6 +290,12 @@ class SignLLMConfig(PretrainedConfig):
             (default `"t5"` with Flan-T5-XL sizes).
         text_model_name_or_path (`str`, *optional*): pretrained LM to load weights from
             (e.g. `"google/flan-t5-xl"`); `None` keeps the randomly initialised `text_config` model.
+        text_model_revision (`str`, *optional*): the commit of `text_model_name_or_path` on the Hub that was loaded
+            (`None` for a local folder); a saved model that references its base LM loads exactly this revision.
+        text_model_weights (`str`, *optional*, defaults to `"included"`): where a saved model keeps its LM weights:
+            `"included"` in `model.safetensors`, or `"referenced"`: the frozen base LM is not copied — it is loaded
+            from `text_model_name_or_path` at `text_model_revision` — and only the DoRA adapters are saved (in
+            `model.safetensors` and, in PEFT format, in `language_model/`). Set by `save_pretrained` [ours].
         use_pose / use_lip (`bool`, *optional*, defaults to `True`): which modalities the model has.
         num_frames (`int`, *optional*, defaults to 500): frames per SLT/SSA window (20 s at 25 fps) [paper].
         fps (`float`, *optional*, defaults to 25.0) [paper].
@@ -302,7 +308,9 @@ class SignLLMConfig(PretrainedConfig):
         ssa_soft_decoding_weight (`float`, *optional*, defaults to 1.0): λ of the SSA digit L1 loss [ours].
         ssa_digit_token_ids (`list[int]`, *optional*): token id of each digit 0–9 in SSA targets (soft decoding);
             set from `SignLLMProcessor.digit_token_ids` for the tokenizer in use.
-        slt_prompt / ssa_prompt / ssa_prior_template (`str`): prompts [ours] (architecture §4).
+        slt_prompt / ssa_prompt / ssa_prior_template (`str`): prompts [ours] (architecture §4), handed to the
+            processor by the training recipe; `{start}` / `{end}` receive the prior's frame indices as the
+            processor writes SSA targets (3 digits, the tokenizer's digit separator).
         freeze_backbones (`bool`, *optional*, defaults to `False`): curriculum stage 1 freezes pose + lip backbones.
 
     Example:
@@ -330,6 +338,8 @@ class SignLLMConfig(PretrainedConfig):
         resampler_config: dict | SignLLMResamplerConfig | None = None,
         text_config: dict | PretrainedConfig | None = None,
         text_model_name_or_path: str | None = None,
+        text_model_revision: str | None = None,
+        text_model_weights: str = "included",
         use_pose: bool = True,
         use_lip: bool = True,
         num_frames: int = 500,
@@ -343,7 +353,7 @@ class SignLLMConfig(PretrainedConfig):
         ssa_digit_token_ids: list[int] | None = None,
         slt_prompt: str = "Translate the sign language video to English.",
         ssa_prompt: str = "Align the subtitle to the signing: {subtitle}",
-        ssa_prior_template: str = " Prior: {start:03d} {end:03d}",
+        ssa_prior_template: str = " Prior: {start} {end}",
         freeze_backbones: bool = False,
         initializer_range: float = 0.02,
         **kwargs,
@@ -360,6 +370,9 @@ class SignLLMConfig(PretrainedConfig):
             text_config.setdefault("model_type", "t5")
             self.text_config = CONFIG_MAPPING[text_config["model_type"]](**text_config)
         self.text_model_name_or_path = text_model_name_or_path
+        _check_choice("text_model_weights", text_model_weights, ("included", "referenced"))
+        self.text_model_revision = text_model_revision
+        self.text_model_weights = text_model_weights
         self.use_pose = use_pose
         self.use_lip = use_lip
         self.num_frames = num_frames
@@ -461,3 +474,12 @@ def tiny_preset() -> dict[str, Any]:
 
 
 PRESETS = {"paper": paper_preset, "tiny": tiny_preset}
+
+
+# The installed package registers its config with AutoConfig, so loading a SignLLM folder with the installed classes
+# (or AutoConfig / AutoTokenizer, which the processor uses) finds local code: no remote-code prompt, no folder code
+# run, no model-type warning. A Hub copy of this file (imported as transformers_modules.<repo>) registers nothing.
+if __package__ == "signllm":
+    from transformers import AutoConfig
+
+    AutoConfig.register(SignLLMConfig.model_type, SignLLMConfig, exist_ok=True)

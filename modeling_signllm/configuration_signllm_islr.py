@@ -161,3 +161,9 @@ class SignLLMClassificationConfig(PretrainedConfig):
             if key in overrides and isinstance(overrides[key], dict):
                 base[key] = {**base[key], **overrides.pop(key)}
         return cls(**{**base, **overrides})
+
+
+if __package__ == "signllm":  # installed package only (see configuration_signllm.py)
+    from transformers import AutoConfig
+
+    AutoConfig.register(SignLLMClassificationConfig.model_type, SignLLMClassificationConfig, exist_ok=True)

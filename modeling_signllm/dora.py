@@ -7,6 +7,8 @@ the import is guarded so a merged checkpoint loads where peft is not installed.
 
 from __future__ import annotations
 
+import warnings
+
 from torch import nn
 
 try:
@@ -51,7 +53,9 @@ def apply_dora(language_model: nn.Module, r: int, alpha: int, dropout: float, ta
         use_dora=True,
         task_type="SEQ_2_SEQ_LM",
     )
-    return get_peft_model(language_model, lora_config)
+    with warnings.catch_warnings():  # peft reads transformers' deprecated `is_gradient_checkpointing` (FutureWarning)
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(language_model, lora_config)
 
 
 def merge_dora(language_model: nn.Module) -> nn.Module:

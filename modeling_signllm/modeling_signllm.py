@@ -29,6 +29,12 @@ from .modeling_lip_reader import SignLLMLipReader
 from .modeling_perceiver import SignLLMPerceiverResampler
 
 TESTED_TRANSFORMERS = ("5.0", "6.0")  # [low, high) range the remote code is tested with
+#: the language model's own weights (not its DoRA adapters) in the state dict; regex for transformers' loading rules
+BASE_LANGUAGE_MODEL_KEYS = r"^language_model\.(?!.*lora_)"
+#: where `save_language_model_adapter` writes the adapters in PEFT format (not at the folder root: transformers would
+#: take an adapter_config.json there for a plain PEFT adapter of the base LM and load that instead of SignLLM)
+ADAPTER_SUBFOLDER = "language_model"
+_HUB_KWARGS = ("cache_dir", "token", "local_files_only", "force_download", "proxies")
 SSA_ID = TASK_TO_ID["ssa"]
 NUM_SSA_DIGITS = 6  # "sss eee"
 #: [ours] largest |pose value| the model accepts: normalised keypoints stay within ~10 (the processor masks joints
@@ -182,6 +188,9 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
         if self.generation_config is not None:
             self.generation_config.num_beams = 5  # [paper] beam search, 5 beams
             self.generation_config.max_new_tokens = 64
+        self._text_model_source: tuple[str, str | None] | None = None  # (name, revision) the LM weights came from
+        if config.text_model_weights == "referenced":  # a saved folder without its frozen base LM: see from_pretrained
+            self._keys_to_ignore_on_load_missing = {*(self._keys_to_ignore_on_load_missing or ()), BASE_LANGUAGE_MODEL_KEYS}
 
     # ------------------------------------------------------------------------------------------ delegation
     def get_input_embeddings(self) -> nn.Module:
@@ -485,7 +494,11 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
         return model
 
     def load_text_model(self, name_or_path: str | os.PathLike, **kwargs) -> None:
-        """Replace the LM with pretrained weights (e.g. ``google/flan-t5-xl``), then re-apply DoRA if configured."""
+        """Replace the LM with pretrained weights (e.g. ``google/flan-t5-xl``), then re-apply DoRA if configured.
+
+        The config records where the weights came from (a local folder as an absolute path; a Hub id with the
+        commit loaded), so that a saved model can reference this base LM instead of copying it.
+        """
         use_dora = is_dora_applied(self.language_model)
         language_model = AutoModelForSeq2SeqLM.from_pretrained(name_or_path, **kwargs)
         if language_model.config.d_model != self.config.text_config.d_model:
@@ -495,9 +508,94 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
             )
         self.language_model = language_model
         self.config.text_config = language_model.config
-        self.config.text_model_name_or_path = str(name_or_path)
+        name, revision = _text_model_reference(name_or_path, kwargs)
+        self.config.text_model_name_or_path, self.config.text_model_revision = name, revision
         if use_dora:
             self.apply_dora()
+        self._text_model_source = (name, revision)
+        self._sync_language_model_storage()
+
+    # ------------------------------------------------------------------ saving without the frozen base LM
+    def references_base_language_model(self) -> bool:
+        """Whether a save can name the base LM instead of copying it: DoRA adapters on an LM whose weights were
+        loaded from ``config.text_model_name_or_path`` (`load_text_model`, or a referencing folder) and stay frozen."""
+        if self._text_model_source is None or not is_dora_applied(self.language_model):
+            return False
+        if self._text_model_source != (self.config.text_model_name_or_path, self.config.text_model_revision):
+            return False
+        return not any(p.requires_grad for n, p in self.language_model.named_parameters() if "lora_" not in n)
+
+    def _sync_language_model_storage(self) -> None:
+        """``config.text_model_weights`` and the keys ``save_pretrained`` leaves out (transformers'
+        ``_keys_to_ignore_on_save``, which the Trainer also reads when it resumes: the base LM is expected missing)."""
+        referenced = self.references_base_language_model()
+        self.config.text_model_weights = "referenced" if referenced else "included"
+        keep = {key for key in (self._keys_to_ignore_on_save or ()) if not key.startswith("language_model.")}
+        if referenced:
+            keep |= {key for key in self.state_dict() if re.match(BASE_LANGUAGE_MODEL_KEYS, key)}
+        self._keys_to_ignore_on_save = keep
+
+    def save_pretrained(self, save_directory: str | os.PathLike, *args, **kwargs):
+        """``PreTrainedModel.save_pretrained``; a model that references its frozen base LM
+        (`references_base_language_model`) writes every weight but the base LM's: the backbones, the Perceiver and
+        the DoRA adapters. Trainer checkpoints go through here too, so they do not carry the frozen LM either."""
+        self._sync_language_model_storage()
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+    def save_language_model_adapter(self, save_directory: str | os.PathLike) -> str | None:
+        """The DoRA adapters in PEFT format in ``<save_directory>/language_model/`` (``adapter_config.json`` naming the
+        base LM and its revision, ``adapter_model.safetensors``), readable by ``PeftModel.from_pretrained(base, ...)``.
+        Only for a model that references its base LM; returns the folder, or ``None``."""
+        if not self.references_base_language_model():
+            return None
+        for adapter_config in self.language_model.peft_config.values():
+            adapter_config.base_model_name_or_path = self.config.text_model_name_or_path
+            adapter_config.revision = self.config.text_model_revision
+        folder = os.path.join(os.fspath(save_directory), ADAPTER_SUBFOLDER)
+        self.language_model.save_pretrained(folder, safe_serialization=True)
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """``PreTrainedModel.from_pretrained``; a folder saved with ``text_model_weights="referenced"`` gets its
+        frozen base LM from ``config.text_model_name_or_path`` at ``config.text_model_revision`` (downloaded like
+        any model), the rest — adapters included — from the folder."""
+        output = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        model = output[0] if isinstance(output, tuple) else output
+        if model.config.text_model_weights == "referenced":
+            model._load_referenced_text_model(**{key: kwargs[key] for key in _HUB_KWARGS if key in kwargs})
+        return output
+
+    def tie_weights(self, missing_keys: set[str] | None = None, recompute_mapping: bool = True):
+        # loading a folder that references its base LM: the LM's tied weights are all absent by design (they come
+        # from the reference after loading), so tie them as in a fresh model instead of warning "checkpoint corrupted"
+        if missing_keys is not None and self.config.text_model_weights == "referenced":
+            missing_keys = None
+        return super().tie_weights(missing_keys=missing_keys, recompute_mapping=recompute_mapping)
+
+    @torch.no_grad()
+    def _load_referenced_text_model(self, **hub_kwargs) -> None:
+        name, revision = self.config.text_model_name_or_path, self.config.text_model_revision
+        if not name:
+            raise ValueError("config.text_model_weights is 'referenced' but config.text_model_name_or_path is empty.")
+        target = unwrap(self.language_model)  # T5 with the adapter layers injected (weights under .base_layer.)
+        dtype = next(p.dtype for n, p in target.named_parameters() if "lora_" not in n)
+        base = AutoModelForSeq2SeqLM.from_pretrained(name, revision=revision, dtype=dtype, **hub_kwargs)
+        source = base.state_dict()
+        missing = []
+        for key, tensor in target.state_dict(keep_vars=True).items():
+            if "lora_" in key:
+                continue
+            base_key = key.replace(".base_layer.", ".")
+            if base_key not in source or source[base_key].shape != tensor.shape:
+                missing.append(key)
+                continue
+            tensor.copy_(source[base_key])
+        if missing:
+            raise ValueError(f"the base language model {name} (revision {revision}) does not match this model: "
+                             f"{len(missing)} weights missing or of another shape, e.g. {missing[:3]}.")  # fmt: skip
+        self._text_model_source = (name, revision)
+        self._sync_language_model_storage()
 
     def load_backbone(self, checkpoint: str | os.PathLike | dict, modality: str, prefix: str | None = None) -> None:
         """Load ISLR-pretrained backbone weights into ``pose_encoder`` / ``lip_encoder``.
@@ -525,6 +623,25 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
             f"No {modality} backbone weights found in the checkpoint (tried prefixes {candidates}); "
             f"e.g. missing {sorted(needed)[:3]}."
         )
+
+
+def _text_model_reference(name_or_path: str | os.PathLike, load_kwargs: dict) -> tuple[str, str | None]:
+    """How a saved model names its base LM: an absolute path for a local folder; a Hub id with the commit hash that
+    was loaded (read from the cache's snapshot folder; the requested revision when that cannot be found)."""
+    name = os.fspath(name_or_path)
+    if os.path.isdir(name):
+        return os.path.abspath(name), None
+    revision = load_kwargs.get("revision")
+    try:
+        from transformers.utils import cached_file
+
+        hub_kwargs = {key: load_kwargs[key] for key in _HUB_KWARGS if key in load_kwargs}
+        parts = os.path.normpath(cached_file(name, "config.json", revision=revision, **hub_kwargs)).split(os.sep)
+        if "snapshots" in parts:
+            revision = parts[parts.index("snapshots") + 1]
+    except (OSError, ValueError):
+        pass
+    return name, revision
 
 
 def _read_state_dict(checkpoint: str | os.PathLike | dict) -> dict[str, torch.Tensor]:
@@ -593,3 +710,10 @@ def _check_visual_inputs(pose_values: torch.Tensor | None, lip_values: torch.Ten
             f"pose_values {tuple(pose_values.shape[:2])} and lip_values {tuple(lip_values.shape[:2])} must share "
             "(batch, frames): both streams are windowed on the same frames."
         )
+
+
+if __package__ == "signllm":  # installed package only: Auto classes resolve to these classes (configuration_signllm.py)
+    from transformers import AutoModel
+
+    AutoModel.register(SignLLMConfig, SignLLMForConditionalGeneration, exist_ok=True)
+    AutoModelForSeq2SeqLM.register(SignLLMConfig, SignLLMForConditionalGeneration, exist_ok=True)

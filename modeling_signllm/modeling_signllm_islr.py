@@ -7,7 +7,7 @@ The losses are plain functions on tensors so each can be checked on hand-compute
 - `classification_loss`: CE on the pooled clip feature.
 - `articulator_auxiliary_loss`: CE of every articulator stream through the shared head, averaged over articulators.
 - `label_contrastive_loss`: symmetric InfoNCE between clip features and class-name text embeddings, with
-  duplicate labels weighted by the inverse of their batch frequency.
+  duplicate labels weighted by the inverse of their batch frequency, so every label of a batch counts equally.
 Articulator masking itself lives in `SignLLMPoseEncoder.encode_articulators` (switched on through
 `config.use_articulator_masking`), so the main and the auxiliary paths see the same masked streams and nothing
 is masked twice.
@@ -63,20 +63,19 @@ def label_contrastive_loss(
 
     Exact formulation. The batch has ``b`` clips with features ``v_i`` and labels ``y_i``; column ``j`` of the text
     side is the embedding ``u_j`` of label ``y_j`` — so a label that occurs ``m`` times in the batch gives ``m``
-    identical text columns. With cosine similarities ``s_ij = cos(v_i, u_j) / τ`` and the label frequency
-    ``m_i = #{k : y_k = y_i}``, every pair with the same label is a positive, weighted ``1 / m_i``:
+    identical text columns. With cosine similarities ``s_ij = cos(v_i, u_j) / τ``, the label frequency
+    ``m_i = #{k : y_k = y_i}`` and ``C`` distinct labels in the batch, every pair with the same label is a positive
+    weighted ``1 / m_i`` (architecture §5), and every row (column) is weighted ``1 / (C · m_i)``:
 
-    - clip → text: ``L_v = -1/b Σ_i Σ_{j: y_j = y_i} (1/m_i) · log softmax_j(s_i·)_j``
-    - text → clip: ``L_u = -1/b Σ_j Σ_{i: y_i = y_j} (1/m_j) · log softmax_i(s_·j)_i``
+    - clip → text: ``L_v = -1/C Σ_i (1/m_i) Σ_{j: y_j = y_i} (1/m_i) · log softmax_j(s_i·)_j``
+    - text → clip: ``L_u = -1/C Σ_j (1/m_j) Σ_{i: y_i = y_j} (1/m_j) · log softmax_i(s_·j)_i``
     - loss ``= (L_v + L_u) / 2``.
 
-    The weights of each row (and each column) sum to 1, i.e. the target distribution is uniform over the positives;
-    without repeated labels this is the usual CLIP loss with the diagonal as target. Note: when the duplicate text
-    columns of a label are identical (one fixed text embedding per class, as here) the total also equals the CLIP
-    loss with the diagonal as target, because every positive of a row has the same probability and the duplicate
-    rows of the text→clip direction are identical; the weighting changes the loss only where the text columns of
-    one label differ (e.g. per-sample text such as synonyms or prompt variants). It never treats a same-label pair
-    as a negative.
+    The inner weights make the target of each row a uniform distribution over its positives, so a same-label pair is
+    never a negative; the outer weights make every label of the batch contribute ``1 / C`` of the loss however
+    often it occurs — a sign seen ``m`` times no longer counts ``m`` times in the batch mean (the plain mean over
+    rows is what a CLIP loss with the diagonal as target gives, and it over-weights frequent signs). Without
+    repeated labels (``m_i = 1``, ``C = b``) this is the usual CLIP loss.
 
     Args:
         visual_embeds: ``(b, p)`` projected clip features.
@@ -97,11 +96,12 @@ def label_contrastive_loss(
     text = F.normalize(text_embeds.float(), dim=-1)
     similarity = visual @ text.T / temperature  # (b, b): rows clips, columns text
     same_label = (labels[:, None] == labels[None, :]).float()
-    # row i: 1/m_i on its positives; same_label is symmetric, so the column weights are the same matrix
-    targets = same_label / same_label.sum(dim=1, keepdim=True)
-    clip_to_text = -(targets * similarity.log_softmax(dim=1)).sum(dim=1).mean()
-    text_to_clip = -(targets * similarity.log_softmax(dim=0)).sum(dim=0).mean()
-    return (clip_to_text + text_to_clip) / 2
+    frequency = same_label.sum(dim=1)  # (b,) m_i; same_label is symmetric, so the column weights are the same
+    targets = same_label / frequency[:, None]  # row i: 1/m_i on each of its positives
+    row_weights = 1.0 / (frequency * labels.unique().numel())  # (b,) 1/(C·m_i): every label sums to 1/C
+    clip_to_text = -(targets * similarity.log_softmax(dim=1)).sum(dim=1)  # (b,) per clip
+    text_to_clip = -(targets * similarity.log_softmax(dim=0)).sum(dim=0)  # (b,) per text column
+    return ((row_weights * clip_to_text).sum() + (row_weights * text_to_clip).sum()) / 2
 
 
 def late_fusion(
@@ -395,3 +395,10 @@ def _valid_frames(attention_mask: torch.Tensor | None, values: torch.Tensor) -> 
     if attention_mask is None:
         return torch.ones(values.shape[:2], dtype=torch.bool, device=values.device)
     return attention_mask.bool()
+
+
+if __package__ == "signllm":  # installed package only (see configuration_signllm.py)
+    from transformers import AutoModel, AutoModelForVideoClassification
+
+    AutoModel.register(SignLLMClassificationConfig, SignLLMForSignClassification, exist_ok=True)
+    AutoModelForVideoClassification.register(SignLLMClassificationConfig, SignLLMForSignClassification, exist_ok=True)

@@ -687,3 +687,11 @@ def _finite_pair(value: Any, name: str) -> tuple[float, float]:
 
 def _describe_source(source: Any) -> str | None:
     return os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+
+
+if __package__ == "signllm":  # installed package only: AutoProcessor finds this class (configuration_signllm.py)
+    from transformers import AutoProcessor
+
+    from .configuration_signllm import SignLLMConfig
+
+    AutoProcessor.register(SignLLMConfig, SignLLMProcessor, exist_ok=True)

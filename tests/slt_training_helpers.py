@@ -35,10 +35,12 @@ FAST_MODEL = {
 }  # fmt: skip
 
 
-def fast_overrides(max_steps: int = 4, save_steps: int = 2) -> list[str]:
-    """``--set`` values for a few-second tiny run."""
+def fast_overrides(max_steps: int = 4, save_steps: int = 2, base_lm: Path | None = None) -> list[str]:
+    """``--set`` values for a few-second tiny run; ``base_lm``: a saved tiny T5 (`save_tiny_base_lm`) as the
+    pretrained LM the stages adapt with DoRA and reference instead of copying."""
+    model = {**FAST_MODEL, "text_model_name_or_path": str(base_lm)} if base_lm else FAST_MODEL
     return [
-        f"model.overrides={json.dumps(FAST_MODEL)}",
+        f"model.overrides={json.dumps(model)}",
         f"training.max_steps={max_steps}",
         f"training.save_steps={save_steps}",
         "training.per_device_train_batch_size=2",
@@ -73,4 +75,38 @@ def prepare_corpus(source: Path, output: Path) -> Path:
 
     code = main(["data", "prepare", "folder", str(source), "--output", str(output), "--no-progress"])
     assert code == 0
+    return output
+
+
+def save_tiny_base_lm(folder: Path, seed: int = 0) -> Path:
+    """A random T5 of the tiny preset's size saved to ``folder``: the stand-in for Flan-T5 that tests reference by
+    path (nothing is downloaded)."""
+    import torch
+    from signllm.configuration_signllm import SignLLMConfig
+    from transformers import T5ForConditionalGeneration
+
+    torch.manual_seed(seed)
+    T5ForConditionalGeneration(SignLLMConfig.from_preset("tiny").text_config).save_pretrained(folder)
+    return folder
+
+
+def export_tiny_backbones(folder: Path, seed: int = 0) -> Path:
+    """ISLR classifiers (pose + lip) of the `FAST_MODEL` backbone sizes, exported with ``signllm train islr-export``
+    exactly as a user does after ISLR pretraining; returns the ``backbones.safetensors`` file."""
+    import torch
+    from signllm.configuration_signllm_islr import SignLLMClassificationConfig
+    from signllm.modeling_signllm_islr import SignLLMForSignClassification
+    from signllm.train.cli import main
+
+    checkpoints = []
+    for offset, modality in enumerate(("pose", "lip")):
+        torch.manual_seed(seed + offset)
+        config = SignLLMClassificationConfig.from_preset(
+            "tiny", modality=modality, id2label={0: "a", 1: "b"}, use_contrastive_loss=False,
+            pose_config=FAST_MODEL["pose_config"], lip_config=FAST_MODEL["lip_config"],
+        )  # fmt: skip
+        SignLLMForSignClassification(config).save_pretrained(folder / f"islr_{modality}")
+        checkpoints.append(str(folder / f"islr_{modality}"))
+    output = folder / "backbones.safetensors"
+    assert main(["train", "islr-export", *checkpoints, "-o", str(output)]) == 0
     return output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import fake_pose
@@ -157,3 +158,42 @@ def test_cli_errors(tmp_path, capsys):
     assert main(["data", "stats", str(tmp_path)]) == 2
     with pytest.raises(SystemExit):
         main(["data", "prepare", "nonexistent-corpus", str(tmp_path), "--output", str(tmp_path)])
+
+
+def test_prepared_dataset_works_from_any_directory(tmp_path, monkeypatch):
+    """`signllm data prepare` run with relative paths in one directory; training data read from another one."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from signllm.train.slt.data import windows_from_prepared
+    from slt_training_helpers import make_folder_corpus, prepare_corpus
+
+    work = tmp_path / "work"
+    make_folder_corpus(work / "corpus", num_clips=4)
+    monkeypatch.chdir(work)
+    prepare_corpus(Path("corpus"), Path("prepared"))  # relative, as a user types it
+    stored = pq.read_table(work / "prepared" / "sentences" / "train.parquet").column("keypoints_path").to_pylist()
+    assert stored and all(p.startswith("../corpus/") for p in stored)  # relative to the dataset folder  # relative to the dataset folder
+    monkeypatch.chdir(tmp_path)  # anywhere else
+    windows, _ = windows_from_prepared([work / "prepared"], "train", 16, 25.0, ["slt"])
+    assert windows[0]["pose"].shape == (16, 203, 3) and windows[0]["frame_mask"].any()
+    rows = load_manifest(work / "prepared", "sentences", "train")
+    assert all(Path(p).is_file() for p in rows["keypoints_path"])
+    streamed = next(iter(load_manifest(work / "prepared", "sentences", "train", streaming=True)))
+    assert Path(streamed["keypoints_path"]).is_file()
+    # the dataset moves together with its keypoints: still readable
+    (tmp_path / "moved").mkdir()
+    (work / "prepared").rename(tmp_path / "moved" / "prepared")
+    (work / "corpus").rename(tmp_path / "moved" / "corpus")
+    windows, _ = windows_from_prepared([tmp_path / "moved" / "prepared"], "train", 16, 25.0, ["slt"])
+    assert windows[0]["frame_mask"].any()
+
+    # a manifest written before the convention (absolute paths, no metadata) is read unchanged
+    legacy = tmp_path / "legacy"
+    table = pq.read_table(tmp_path / "moved" / "prepared" / "sentences" / "train.parquet").replace_schema_metadata(None)
+    absolute = [str(tmp_path / "moved" / "prepared" / p) for p in table.column("keypoints_path").to_pylist()]
+    table = table.set_column(table.schema.get_field_index("keypoints_path"), "keypoints_path", pa.array(absolute))
+    (legacy / "sentences").mkdir(parents=True)
+    pq.write_table(table, legacy / "sentences" / "train.parquet")
+    assert list(load_manifest(legacy, "sentences", "train")["keypoints_path"]) == absolute
+    windows, _ = windows_from_prepared([legacy], "train", 16, 25.0, ["slt"])
+    assert windows[0]["frame_mask"].any()

@@ -63,7 +63,8 @@ def _hand_contrastive(tau: float) -> float:
     # text -> clip, column by column: columns 0 and 1 are [a, 0, 0], column 2 is [0, a, a]
     col0 = -0.5 * ((a - LOG(e(a) + 2)) + (0 - LOG(e(a) + 2)))
     col2 = -(a - LOG(1 + 2 * e(a)))
-    return ((row0 + row1 + row2) / 3 + (col0 + col0 + col2) / 3) / 2
+    # every label counts 1/2 of each direction: label 0's two rows (columns) share its half
+    return ((row0 + row1) / 4 + row2 / 2 + (col0 + col0) / 4 + col2 / 2) / 2
 
 
 @pytest.mark.parametrize("tau", [0.1, 0.5, 1.0])
@@ -90,14 +91,47 @@ def test_contrastive_loss_weighting_with_distinct_text_columns_hand_computed():
     assert expected != pytest.approx(clip, rel=1e-3)
 
 
-def test_contrastive_loss_identical_duplicate_columns_equals_diagonal_target():
+def _class_balanced_reference(visual, text, labels, tau=0.1):
+    """The loss written out label by label: each direction is the mean over the batch's labels of that label's mean
+    row (column) loss, a row's target being uniform over the columns (rows) of its label."""
+    similarity = F.normalize(visual) @ F.normalize(text).T / tau
+    total = 0.0
+    for scores in (similarity, similarity.T):  # clip -> text, then text -> clip
+        per_label = []
+        for label in labels.unique():
+            members = (labels == label).nonzero().flatten().tolist()
+            rows = [-scores[i].log_softmax(0)[members].mean() for i in members]
+            per_label.append(sum(rows) / len(rows))
+        total += sum(per_label) / len(per_label)
+    return float(total / 2)
+
+
+def test_contrastive_loss_each_label_counts_equally_not_each_clip():
     generator = torch.Generator().manual_seed(2)
     prototypes = torch.randn(3, 8, generator=generator)
-    labels = torch.tensor([0, 2, 0, 1, 2, 0])
-    visual, text = torch.randn(6, 8, generator=generator), prototypes[labels]
+    labels = torch.tensor([0, 2, 0, 1, 2, 0, 0, 0])  # label 0 five times, label 1 once
+    visual, text = torch.randn(8, 8, generator=generator), prototypes[labels]
+    loss = label_contrastive_loss(visual, text, labels).item()
+    assert loss == pytest.approx(_class_balanced_reference(visual, text, labels), rel=1e-5)
+    # the unweighted loss (batch mean over clips, diagonal target; what the frequency weights used to reduce to
+    # with one text embedding per class) lets label 0 count five times: it is not what the weighting gives
     similarity = F.normalize(visual) @ F.normalize(text).T / 0.1
-    diagonal = (F.cross_entropy(similarity, torch.arange(6)) + F.cross_entropy(similarity.T, torch.arange(6))) / 2
-    assert label_contrastive_loss(visual, text, labels).item() == pytest.approx(diagonal.item(), rel=1e-5)
+    diagonal = (F.cross_entropy(similarity, torch.arange(8)) + F.cross_entropy(similarity.T, torch.arange(8))) / 2
+    assert abs(loss - diagonal.item()) > 1e-3
+    # a frequent label that is badly matched weighs 1/3 of the loss, not 5/8 of it: make label 0's clips worse
+    worse = visual.clone()
+    worse[labels == 0] = -prototypes[0]
+    balanced_rise = label_contrastive_loss(worse, text, labels).item() - loss
+    clip_mean_rise = _clip_mean(worse, text, labels) - _clip_mean(visual, text, labels)
+    assert 0 < balanced_rise < clip_mean_rise
+
+
+def _clip_mean(visual, text, labels, tau=0.1):
+    """Per-clip mean with the same uniform-over-positives targets (the weighting this loss replaces)."""
+    similarity = F.normalize(visual) @ F.normalize(text).T / tau
+    same = (labels[:, None] == labels[None, :]).float()
+    targets = same / same.sum(1, keepdim=True)
+    return float((-(targets * similarity.log_softmax(1)).sum(1).mean() - (targets * similarity.log_softmax(0)).sum(0).mean()) / 2)
 
 
 def test_contrastive_loss_unique_labels_is_clip_loss():

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -190,7 +191,7 @@ def test_all_losses_train_together(tmp_path, gislr):
     assert after[1] < before[1] and after[2] < before[2], (before, after)
 
 
-def test_cli_train_resume_and_export(tmp_path, gislr):
+def test_cli_train_resume_and_export(tmp_path, gislr, caplog):
     from signllm.train.cli import main
 
     manifest = write_manifest(tmp_path / "train.csv", read_clip_list(gislr)[:4])
@@ -200,11 +201,15 @@ def test_cli_train_resume_and_export(tmp_path, gislr):
               "--set", "training.save_steps=1", "--set", "model.overrides.use_articulator_loss=false"]  # fmt: skip
     assert main(common + ["--set", "training.max_steps=2"]) == 0
     assert (tmp_path / "run" / "checkpoint-2").is_dir()
-    assert main(common + ["--set", "training.max_steps=3", "--resume"]) == 0
+    # the job died while writing checkpoint-2's weights: resume falls back to checkpoint-1, with a warning
+    weights = tmp_path / "run" / "checkpoint-2" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1000])
+    with caplog.at_level(logging.WARNING, logger="signllm.train.run_config"):
+        assert main(common + ["--set", "training.max_steps=3", "--resume"]) == 0
+    assert "resuming from checkpoint-1" in caplog.text and "checkpoint-2: model.safetensors is incomplete" in caplog.text
     state = json.loads((tmp_path / "run" / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3
-    # resumed, not restarted: the step-1/2 log entries come from the first run and are kept
-    assert [e["step"] for e in state["log_history"] if "loss" in e] == [2]  # logging_steps=2
+    assert [e["step"] for e in state["log_history"] if "loss" in e] == [2]  # logging_steps=2: step 2 trained again
     output = tmp_path / "backbone.safetensors"
     assert main(["train", "islr-export", str(tmp_path / "run" / "final"), "-o", str(output)]) == 0
     assert output.is_file()
@@ -300,3 +305,21 @@ def test_transfer_round_trip_into_slt_model(tmp_path):
     other = modeling.SignLLMForConditionalGeneration(SignLLMConfig.from_preset("tiny")).eval()
     other.load_backbone(output, "pose")
     torch.testing.assert_close(other.pose_encoder(pose).pooled, pose_classifier.pose_encoder(pose).pooled)
+
+
+def test_islr_eval_on_a_raw_kaggle_folder(gislr, tmp_path, capsys):
+    """README's GISLR folder as it comes from Kaggle (train.csv, no split column) with islr-eval's default
+    --split test: a clear error naming --split all (not numpy's "need at least one array to concatenate")."""
+    from signllm.train.cli import main
+
+    torch.manual_seed(0)
+    config = SignLLMClassificationConfig.from_preset("tiny", modality="pose", id2label={0: "hello", 1: "thankyou"},
+                                                     use_contrastive_loss=False)  # fmt: skip
+    SignLLMForSignClassification(config).save_pretrained(tmp_path / "pose")
+    assert main(["train", "islr-eval", str(tmp_path / "pose"), "--data", str(gislr)]) == 2
+    error = capsys.readouterr().err
+    assert "no 'test' split" in error and "no split column" in error and "--split all" in error
+    assert main(["train", "islr-eval", str(tmp_path / "pose"), "--data", str(gislr), "--split", "all"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert set(results) == {"pose"} and 0 <= results["pose"]["top1"] <= 100
+    assert len(read_clip_list(gislr, "all")) == len(read_clip_list(gislr, "train")) == 126

@@ -227,7 +227,7 @@ def train_islr_backbone(clips: Path, output: Path, budget: DemoBudget, seed: int
 
 
 def stage_config(stage: str, run_dir: Path, prepared: Path, tokenizer_dir: Path, vocab_size: int, budget: DemoBudget,
-                 seed: int, backbone: Path | None) -> dict[str, Any]:  # fmt: skip
+                 seed: int, backbone: Path) -> dict[str, Any]:  # fmt: skip
     """The run config of one curriculum stage: ``tiny_debug`` + the demo model, data and budget."""
     from signllm.train.slt.curriculum import resolve_config
 
@@ -251,8 +251,8 @@ def stage_config(stage: str, run_dir: Path, prepared: Path, tokenizer_dir: Path,
         "generation.num_beams": budget.num_beams,
         "generation.max_new_tokens": MAX_NEW_TOKENS,
     }
-    if stage == "1" and backbone is not None:
-        overrides["model.pose_encoder_from"] = str(backbone)
+    if stage == "1":  # what `signllm train slt --stage 1 --backbones FILE` sets (README §3)
+        overrides["model.backbones"] = str(backbone)
     return resolve_config(stage, ["tiny_debug"], [f"{key}={json.dumps(value)}" for key, value in overrides.items()])
 
 
@@ -379,7 +379,7 @@ def export_and_reload(model, processor, folder: Path, episode: HeldOutEpisode, n
     from signllm.train.inference.alignment import window_start_for
     from transformers import pipeline
 
-    save_for_hub(model, processor, folder, merge_adapters=True)
+    save_for_hub(model, processor, folder, merge=True)
     pipe = pipeline("sign-translation", model=str(folder), trust_remote_code=True)
     cue = episode.truth[0]
     fps, frames = processor.fps, processor.num_frames
@@ -458,8 +458,7 @@ def run_demo(output: str | Path, quick: bool = False, seed: int = 0, progress: b
     with clock.step("4/5 evaluate untrained vs trained on held-out episodes"):
         episodes = load_held_out(corpus, "test")
         model = SignLLMForConditionalGeneration.from_pretrained(final_dir).eval()
-        # our own training output: its remote code is this package's code (as signllm.train.slt.recipe loads it)
-        processor = SignLLMProcessor.from_pretrained(final_dir, trust_remote_code=True)
+        processor = SignLLMProcessor.from_pretrained(final_dir)  # the installed class: no folder code runs
         set_seed(seed)
         untrained = SignLLMForConditionalGeneration(SignLLMConfig.from_preset("tiny", **demo_model_overrides(vocab_size)))
         untrained.eval()

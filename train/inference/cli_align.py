@@ -36,6 +36,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments shared by ``align`` and ``translate``."""
     parser.add_argument("--model", "-m", required=True, type=Path,
                         help="folder with a saved SignLLM model and processor (save_pretrained)")  # fmt: skip
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="let the model folder run its own Python code (a custom tokenizer class saved with it); "
+                        "by default only the installed signllm / transformers classes load it")  # fmt: skip
     parser.add_argument("--lip-features", type=Path, help="lip-reader features of the video: .npy/.npz (t, 768)")
     parser.add_argument("--keypoint-fps", type=float, help="frame rate of a keypoint file that stores none")
     parser.add_argument("--num-beams", type=int, default=5, help="beam search width [paper: 5]")
@@ -63,8 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # -------------------------------------------------------------------------------------------------- loading
 
 
-def load_model_and_processor(path: Path, device: str | None = None):
-    """A saved SignLLM model (eval mode, on ``device``) and its processor."""
+def load_model_and_processor(path: Path, device: str | None = None, trust_remote_code: bool = False):
+    """A saved SignLLM model (eval mode, on ``device``) and its processor, with the installed classes.
+
+    No Python file of the folder runs unless ``trust_remote_code`` (``--trust-remote-code``): a folder whose
+    tokenizer needs its own code is refused with a ``ValueError`` that says so. A folder that references its base
+    LM loads it from its id or path (``SignLLMForConditionalGeneration.from_pretrained``).
+    """
     import torch
     from signllm.modeling_signllm import SignLLMForConditionalGeneration
     from signllm.processing_signllm import SignLLMProcessor
@@ -72,9 +80,14 @@ def load_model_and_processor(path: Path, device: str | None = None):
     if not path.is_dir():
         raise FileNotFoundError(f"model folder not found: {path}")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        processor = SignLLMProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except ValueError as error:
+        if trust_remote_code or "trust_remote_code" not in str(error):
+            raise
+        raise ValueError(f"{path} holds code of its own (a custom tokenizer or processor class), which is not run "
+                         "unless you pass --trust-remote-code; read it first.") from error  # fmt: skip
     model = SignLLMForConditionalGeneration.from_pretrained(path).eval().to(device)
-    # the folder is the one the user named; its tokenizer may be a custom class saved beside it
-    processor = SignLLMProcessor.from_pretrained(path, trust_remote_code=True)
     return model, processor
 
 
@@ -190,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--output must end in .vtt or .srt, got {args.output}")
         subtitles = read_subtitles_to_align(args.subtitles)
         ground_truth = read_subtitles(args.ground_truth) if args.ground_truth else None
-        model, processor = load_model_and_processor(args.model, args.device)
+        model, processor = load_model_and_processor(args.model, args.device, args.trust_remote_code)
         pose_values, pose_mask = load_pose(args.input, processor, args.keypoint_fps)
         lip_values = load_lip(args.lip_features, len(pose_values))
     except (ValueError, FileNotFoundError) as error:

@@ -14,8 +14,11 @@ Exact command lines::
     signllm train islr --config islr_pose --set data.train=data/bobsl --resume
     # evaluate one classifier, or the late fusion of both (pose:lip logits 0.7:0.3)
     signllm train islr-eval runs/islr_pose/final runs/islr_lip/final --data data/bobsl --split test
+    # a raw Kaggle GISLR folder has no splits (train.csv is all training data): evaluate every clip explicitly
+    signllm train islr-eval runs/islr_tiny/final --data ../shared/data/gislr_asl_signs_subset --split all
     # write the backbones in the layout SignLLMForConditionalGeneration loads (keys pose_encoder.* / lip_encoder.*)
-    signllm train islr-export runs/islr_pose/final runs/islr_lip/final -o runs/backbones.safetensors
+    signllm train islr-export runs/islr_pose/final runs/islr_lip/final -o runs/bobsl/backbones.safetensors
+    # ... which SLT stage 1 takes: signllm train slt --stage 1 --run-dir runs/bobsl --backbones runs/bobsl/backbones.safetensors ...
 
 Run configs are layers (nanoGPT style): ``DEFAULTS`` ← ``configs/islr_<name>.yaml`` ← ``--set key=value``.
 
@@ -39,6 +42,7 @@ import csv
 import json
 import logging
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,10 +57,9 @@ from signllm.configuration_signllm_islr import SignLLMClassificationConfig
 from signllm.keypoint_layout import normalize_keypoints
 from signllm.modeling_signllm_islr import SignLLMForSignClassification, build_label_text_embeddings, late_fusion
 from signllm.train.evaluation.islr_metrics import islr_accuracy, make_compute_metrics
-from signllm.train.run_config import deep_update, load_config_layer, parse_override
+from signllm.train.run_config import deep_update, last_complete_checkpoint, load_config_layer, parse_override
 from torch import nn
 from transformers import Trainer, TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -137,27 +140,25 @@ class SignClip:
     group: str | None = None  # signer / participant (for reporting)
 
 
+ALL_SPLITS = "all"  # `split` value that selects every row, whatever its split
+
+
 def read_clip_list(source: str | Path, split: str = "train") -> list[SignClip]:
-    """Clips of one split from a prepared dataset folder, a GISLR folder or a CSV/JSONL manifest."""
+    """Clips of one split (``"all"``: every clip) from a prepared dataset folder, a GISLR folder or a CSV/JSONL
+    manifest. A manifest without a ``split`` column (a raw Kaggle GISLR ``train.csv``) is all ``"train"``."""
     source = Path(source)
     if source.is_dir() and (source / "signs").is_dir():
+        if split == ALL_SPLITS:
+            return [clip for name in clip_splits(source) for clip in _read_prepared(source, name)]
         return _read_prepared(source, split)
-    manifest = source / "train.csv" if source.is_dir() else source
-    if not manifest.is_file():
-        raise ValueError(f"{source}: expected a prepared dataset folder (signs/), a GISLR folder (train.csv) "
-                         "or a .csv/.jsonl manifest.")  # fmt: skip
-    if manifest.suffix == ".jsonl":
-        rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-    else:
-        with manifest.open(newline="", encoding="utf-8-sig") as stream:
-            rows = list(csv.DictReader(stream))
+    manifest, rows = _read_manifest_rows(source)
     clips = []
     for number, row in enumerate(rows, start=1):
         label = row.get("label", row.get("sign"))
         path = row.get("path", row.get("keypoints_path"))
         if label is None or (path is None and not row.get("lip_path")):
             raise ValueError(f"{manifest} row {number}: needs a label (or sign) and a path (or lip_path) column.")
-        if row.get("split", "train") != split:  # a manifest without a split column is all training data
+        if split != ALL_SPLITS and row.get("split", "train") != split:  # no split column: all training data
             continue
         clips.append(SignClip(
             keypoints_path=str(manifest.parent / path) if path else None, label=str(label).strip(),
@@ -168,23 +169,42 @@ def read_clip_list(source: str | Path, split: str = "train") -> list[SignClip]:
     return clips
 
 
-def _read_prepared(folder: Path, split: str) -> list[SignClip]:
-    import pyarrow.parquet as pq
+def _read_manifest_rows(source: Path) -> tuple[Path, list[dict[str, Any]]]:
+    manifest = source / "train.csv" if source.is_dir() else source
+    if not manifest.is_file():
+        raise ValueError(f"{source}: expected a prepared dataset folder (signs/), a GISLR folder (train.csv) "
+                         "or a .csv/.jsonl manifest.")  # fmt: skip
+    if manifest.suffix == ".jsonl":
+        return manifest, [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    with manifest.open(newline="", encoding="utf-8-sig") as stream:
+        return manifest, list(csv.DictReader(stream))
 
-    files = sorted((folder / "signs").glob(f"{split}*.parquet"))
-    files = [f for f in files if f.stem == split or f.stem.rsplit("-", 1)[0] == split]
-    if not files:
+
+def clip_splits(source: str | Path) -> list[str]:
+    """The splits a clip source holds (a manifest without a ``split`` column: ``["train"]``)."""
+    source = Path(source)
+    if source.is_dir() and (source / "signs").is_dir():
+        from signllm.datasets_scripts.manifest import manifest_files
+
+        return sorted(manifest_files(source, "signs"))
+    _, rows = _read_manifest_rows(source)
+    return sorted({row.get("split") or "train" for row in rows})
+
+
+def _read_prepared(folder: Path, split: str) -> list[SignClip]:
+    from signllm.datasets_scripts.manifest import iter_manifest_rows, manifest_files
+
+    if split not in manifest_files(folder, "signs"):
         raise ValueError(f"{folder}: no signs/{split}*.parquet (run `signllm data prepare` for an ISLR corpus).")
     clips = []
-    for path in files:
-        for row in pq.read_table(path).to_pylist():
-            offset = row.get("keypoints_offset") or 0.0
-            start, end = row.get("start"), row.get("end")
-            clips.append(SignClip(
-                keypoints_path=row.get("keypoints_path"), label=str(row["label"]), lip_path=row.get("lip_path"),
-                start=None if start is None else start - offset, end=None if end is None else end - offset,
-                group=row.get("signer"),
-            ))  # fmt: skip
+    for row in iter_manifest_rows(folder, "signs", split):  # file paths resolved against the dataset folder
+        offset = row.get("keypoints_offset") or 0.0
+        start, end = row.get("start"), row.get("end")
+        clips.append(SignClip(
+            keypoints_path=row.get("keypoints_path"), label=str(row["label"]), lip_path=row.get("lip_path"),
+            start=None if start is None else start - offset, end=None if end is None else end - offset,
+            group=row.get("signer"),
+        ))  # fmt: skip
     return clips
 
 
@@ -459,7 +479,7 @@ def train_islr(run: dict[str, Any], resume: bool = False) -> dict[str, Any]:
         model=model, args=args, train_dataset=train_set, eval_dataset=eval_set, data_collator=collate_sign_clips,
         compute_metrics=make_compute_metrics(),
     )  # fmt: skip
-    checkpoint = get_last_checkpoint(run["output_dir"]) if resume and Path(run["output_dir"]).is_dir() else None
+    checkpoint = last_complete_checkpoint(run["output_dir"]) if resume else None  # skips a half-written last one
     if resume and checkpoint is None:
         logger.warning("--resume: no checkpoint in %s, starting from scratch.", run["output_dir"])
     result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -498,7 +518,16 @@ def evaluate_islr(
     """Top-1/top-5 (per instance and per class) of each classifier and, given a pose and a lip checkpoint, of
     their late fusion (``fusion_weights`` defaults to the pose config's ``late_fusion_weights``, 0.7:0.3)."""
     models = [SignLLMForSignClassification.from_pretrained(str(c)) for c in checkpoints]
+    splits = clip_splits(source)
+    if split != ALL_SPLITS and split not in splits:
+        raw = not (Path(source).is_dir() and (Path(source) / "signs").is_dir())
+        why = " (its manifest has no split column: every row is training data)" if raw and splits == ["train"] else ""
+        raise ValueError(f"{source} has no {split!r} split; it holds {', '.join(splits) or 'none'}{why}. Choose one "
+                         f"with --split, or --split {ALL_SPLITS} to evaluate every clip (on data the model was trained "
+                         "on, that measures fit, not generalisation).")  # fmt: skip
     clips = read_clip_list(source, split)
+    if not clips:
+        raise ValueError(f"{source}: no clips in split {split!r}.")
     results: dict[str, dict[str, float]] = {}
     logits: dict[str, np.ndarray] = {}
     labels = None
@@ -626,7 +655,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """``signllm train islr-eval``: top-1/top-5 of one classifier, or of a pose + lip late fusion."""
     parser.add_argument("checkpoints", nargs="+", help="one ISLR checkpoint, or a pose and a lip one (late fusion)")
     parser.add_argument("--data", required=True, help="prepared dataset folder, GISLR folder or manifest")
-    parser.add_argument("--split", default="test")
+    parser.add_argument("--split", default="test", help="split to evaluate (default: test); 'all' = every clip, e.g. "
+                        "a raw Kaggle GISLR folder, whose train.csv has no split column")  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--fusion-weights", type=float, nargs=2, default=None, metavar=("POSE", "LIP"))
     parser.add_argument("--long-clips", choices=("resample", "crop"), default="resample")
@@ -635,7 +665,11 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     if len(args.checkpoints) > 2:
         raise SystemExit("islr-eval takes one checkpoint or a pose and a lip checkpoint.")
-    results = evaluate_islr(args.checkpoints, args.data, args.split, args.batch_size, args.fusion_weights,
-                            args.long_clips)  # fmt: skip
+    try:
+        results = evaluate_islr(args.checkpoints, args.data, args.split, args.batch_size, args.fusion_weights,
+                                args.long_clips)  # fmt: skip
+    except ValueError as error:
+        print(f"signllm train islr-eval: error: {error}", file=sys.stderr)
+        return 2
     print(json.dumps(results, indent=2))
     return 0

@@ -13,7 +13,8 @@ train, as PEFT intends), and the Auto-AVSR lip reader stays frozen in every stag
 Without DoRA (``use_dora=False``, an ablation) the LM is frozen in stage 1 and trained from stage 2 on [ours].
 
 Each stage starts from the previous stage's final checkpoint (``previous``); stage 1 starts from a fresh model
-whose backbones may be loaded from ISLR pretraining.
+whose backbones are loaded from ISLR pretraining (``model.backbones``, ``--backbones``; random frozen backbones only
+with ``--random-backbones``).
 
 Run configs are nanoGPT-style layers: code defaults (``DEFAULTS``) ← ``configs/stage<N>.yaml`` ← user
 ``--config`` files ← ``--set key=value`` overrides.
@@ -162,8 +163,10 @@ DEFAULTS: dict[str, Any] = {
         "preset": "paper",  # SignLLMConfig.from_preset name
         "overrides": {},  # keyword overrides for from_preset (nested dicts merge into sub-configs)
         "init_from": None,  # checkpoint folder; default: the previous stage's output_dir
-        "pose_encoder_from": None,  # ISLR pose backbone checkpoint (stage 1, fresh model)
-        "lip_encoder_from": None,  # ISLR lip backbone checkpoint (stage 1, fresh model)
+        # stage 1 (fresh model): the ISLR-pretrained backbones, one `signllm train islr-export` file (--backbones);
+        # None: <run_dir>/backbones.safetensors when it exists, else stage 1 refuses to start ...
+        "backbones": None,
+        "random_backbones": False,  # ... unless asked to train on random frozen backbones (--random-backbones)
         "tokenizer": "google/flan-t5-xl",  # name/folder, or "byt5" (no files needed: tests, tiny runs)
     },
     "data": {

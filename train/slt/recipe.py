@@ -1,23 +1,33 @@
 """``signllm train slt``: the SLT/SSA curriculum (stages 1 → 2 → 3 → finetune) with ``Seq2SeqTrainer``.
 
     # the paper's curriculum on a prepared corpus (datasets_scripts), each stage starting from the previous one
-    signllm train slt --stage 1 --run-dir runs/bobsl --train data/bobsl --eval data/bobsl
+    signllm train islr-export runs/islr_pose/final runs/islr_lip/final -o runs/bobsl/backbones.safetensors
+    signllm train slt --stage 1 --run-dir runs/bobsl --train data/bobsl --eval data/bobsl \
+        --backbones runs/bobsl/backbones.safetensors
     signllm train slt --stage 2 --run-dir runs/bobsl --train data/bobsl --eval data/bobsl
     signllm train slt --stage 3 --run-dir runs/bobsl --train data/bobsl --eval data/bobsl
     signllm train slt --stage finetune --config finetune_how2sign --run-dir runs/bobsl --train data/how2sign \
-        --eval data/how2sign --push-to-hub me/signllm-how2sign
+        --eval data/how2sign --push-to-hub me/signllm-how2sign --merge
 
     # 4 GPUs (DDP), or DeepSpeed ZeRO-3 / FSDP for Flan-T5-XL on smaller cards
     accelerate launch --config_file train/accelerate_configs/ddp_4gpu.yaml -m signllm.train.cli train slt --stage 1 ...
 
     # a tiny random model on CPU, same code path (seconds)
-    signllm train slt --stage 1 --config tiny_debug --run-dir /tmp/run --train data/demo
+    signllm train slt --stage 1 --config tiny_debug --run-dir /tmp/run --train data/demo --random-backbones
 
 Configs are layers (train/slt/curriculum.py): code defaults ← configs/stage<N>.yaml ← --config files ← --set key=value
-← the flags below. Stage N writes <run-dir>/stage<N>: a Hub-ready folder (safetensors, config.json with auto_map,
-remote code, processor, generation_config.json, README.md model card) and <run-dir>/stage<N>/checkpoints/ for
-resuming: rerunning the same command after an interruption continues from the last checkpoint (same step, same
-data order).
+← the flags below. Stage 1 loads the ISLR-pretrained backbones (--backbones, or <run-dir>/backbones.safetensors) and
+says what it loaded; it refuses to train on random frozen backbones unless --random-backbones is given.
+
+Stage N writes <run-dir>/stage<N>, a Hub-ready folder (signllm.train.hub.push_to_hub.save_for_hub: config.json with
+auto_map and custom_pipelines, remote code, processor, generation_config.json, README.md model card). With DoRA on a
+pretrained LM it does not copy the frozen Flan-T5: model.safetensors holds the backbones, the Perceiver and the
+adapters, config.json names the base LM (text_model_name_or_path, text_model_revision), and language_model/ holds the
+adapters in PEFT format (adapter_config.json + adapter_model.safetensors); from_pretrained and the pipeline load the
+base LM from its id or path. --merge also writes <output-dir>-merged, DoRA folded in: one full model that loads
+without peft (what --push-to-hub then uploads). <run-dir>/stage<N>/checkpoints/ holds the Trainer checkpoints (also
+without the frozen LM): rerunning the same command after an interruption continues from the last complete
+checkpoint (same step, same data order, same weights).
 """
 
 from __future__ import annotations
@@ -47,7 +57,6 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
 RUN_CONFIG_FILE = "signllm_run.yaml"
-HUB_IGNORE = [f"{CHECKPOINTS}/*", f"{CHECKPOINTS}/**", "*.jsonl", "runs/*"]
 
 
 # ------------------------------------------------------------------------------------------------------ CLI
@@ -71,6 +80,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", help="stage N writes <run-dir>/stage<N> and starts from <run-dir>/stage<N-1>")
     parser.add_argument("--output-dir", help="write this stage here instead of <run-dir>/stage<N>")
     parser.add_argument("--init-from", help="start from this checkpoint folder instead of the previous stage")
+    parser.add_argument("--backbones", metavar="FILE", help="stage 1: the ISLR-pretrained backbones "
+                        "(`signllm train islr-export` output); default <run-dir>/backbones.safetensors when it exists")
+    parser.add_argument("--random-backbones", action="store_true", help="stage 1: allow training on randomly "
+                        "initialised frozen backbones (an ablation / a smoke test) when no --backbones are given")
     parser.add_argument("--train", nargs="+", metavar="DATASET", help="prepared dataset folder(s) for training")
     parser.add_argument("--eval", nargs="+", metavar="DATASET", help="prepared dataset folder(s) for evaluation")
     parser.add_argument("--max-steps", type=int, help="shortcut for --set training.max_steps=N")
@@ -81,6 +94,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="upload the finished folder with huggingface_hub (without checkpoints/)",
     )
     parser.add_argument("--hub-token", default=None, help="token for --push-to-hub (default: the cached login)")
+    parser.add_argument("--merge", action="store_true", help="also write <output-dir>-merged: DoRA folded into the "
+                        "base LM, one full model that loads without peft (uploaded instead by --push-to-hub)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--data-order-log", help=argparse.SUPPRESS)  # tests: record the indices of every batch
     parser.add_argument("--kill-at-step", type=int, help=argparse.SUPPRESS)  # tests: SIGKILL itself mid-run
@@ -89,6 +104,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     flags = {"run_dir": args.run_dir, "output_dir": args.output_dir, "model.init_from": args.init_from,
+             "model.backbones": args.backbones, "model.random_backbones": args.random_backbones or None,
              "data.train": args.train, "data.eval": args.eval, "training.max_steps": args.max_steps}  # fmt: skip
     overrides += [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
     config = resolve_config(args.stage, args.config, overrides)
@@ -100,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         resume=not args.no_resume,
         push_to_hub=args.push_to_hub,
         hub_token=args.hub_token,
+        merge=args.merge,
         data_order_log=args.data_order_log,
         kill_at_step=args.kill_at_step,
     )
@@ -120,8 +137,8 @@ def build_processor(config: dict[str, Any], model_config: Any, init_from: str | 
     from signllm.processing_signllm import SignLLMProcessor
 
     if init_from and (Path(init_from) / "processor_config.json").is_file():
-        # our own training output: its remote code is this package's code, so trusting it asks nothing new
-        return SignLLMProcessor.from_pretrained(init_from, trust_remote_code=True)
+        # the installed class; a tokenizer class that only the folder's own code defines is refused, not run
+        return SignLLMProcessor.from_pretrained(init_from, trust_remote_code=False)
     name = config["model"]["tokenizer"]
     if name == "byt5":
         from transformers import ByT5Tokenizer
@@ -138,26 +155,82 @@ def build_processor(config: dict[str, Any], model_config: Any, init_from: str | 
         lip_feature_size=model_config.lip_config.feature_size,
         slt_prompt=model_config.slt_prompt,
         ssa_prompt=model_config.ssa_prompt,
+        ssa_prior_template=model_config.ssa_prior_template,
         max_target_length=config["data"]["max_target_tokens"],
     )
 
 
+BACKBONES_FILE = "backbones.safetensors"  # where stage 1 looks in the run folder when --backbones is not given
+BACKBONE_PREFIXES = {"pose": "pose_encoder.", "lip": "lip_encoder."}  # keys of an `islr-export` file
+
+
 def build_model(config: dict[str, Any], stage: Stage):
-    """Stage 1: a fresh model (pretrained LM / ISLR backbones when configured); later stages: the previous checkpoint."""
+    """Stage 1: a fresh model (the pretrained LM, the ISLR backbones: `backbone_file`); later stages: the previous
+    stage's folder."""
     from signllm.configuration_signllm import SignLLMConfig
     from signllm.modeling_signllm import SignLLMForConditionalGeneration
 
-    init_from = config["model"]["init_from"]
+    model = config["model"]
+    retired = [key for key in ("pose_encoder_from", "lip_encoder_from") if model.get(key)]
+    if retired:
+        raise ValueError(f"model.{retired[0]} is gone: give stage 1 the `signllm train islr-export` file with "
+                         "--backbones FILE (model.backbones).")  # fmt: skip
+    init_from = model["init_from"]
     if init_from:
         if not (Path(init_from) / "config.json").is_file():
             hint = f"; run stage {stage.previous} first" if stage.previous else ""
             raise ValueError(f"stage {stage.name} starts from {init_from}, which holds no trained model{hint}.")
         return SignLLMForConditionalGeneration.from_pretrained(init_from)
-    model_config = SignLLMConfig.from_preset(config["model"]["preset"], **config["model"]["overrides"])
-    backbones = {
-        m: config["model"][f"{m}_encoder_from"] for m in ("pose", "lip") if config["model"][f"{m}_encoder_from"]
-    }
-    return SignLLMForConditionalGeneration.from_components(model_config, backbone_checkpoints=backbones)
+    model_config = SignLLMConfig.from_preset(model["preset"], **model["overrides"])
+    backbones = backbone_file(config)
+    fresh = SignLLMForConditionalGeneration.from_components(model_config)
+    wanted = [m for m in BACKBONE_PREFIXES if getattr(fresh, f"{m}_encoder") is not None]
+    loaded = load_backbones(fresh, backbones) if backbones else {}
+    random = [m for m in wanted if m not in loaded]
+    for modality, source in loaded.items():
+        _say(f"stage {stage.name}: {modality} backbone loaded from {backbones} ({source})")
+    if random and not model["random_backbones"]:
+        where = f"{backbones} holds no {' / '.join(random)} backbone" if backbones else "no backbones were given"
+        raise ValueError(
+            f"stage {stage.name} trains on frozen backbones, but {where}: pass the ISLR-pretrained ones with "
+            f"--backbones FILE (`signllm train islr-export ... -o FILE`, or put it at <run-dir>/{BACKBONES_FILE}), "
+            "or --random-backbones to train on randomly initialised backbones (an ablation or a smoke test)."
+        )
+    for modality in random:
+        _say(f"stage {stage.name}: {modality} backbone randomly initialised (--random-backbones)")
+    return fresh
+
+
+def backbone_file(config: dict[str, Any]) -> Path | None:
+    """``model.backbones`` (``--backbones``), else ``<run_dir>/backbones.safetensors`` when it exists."""
+    if config["model"]["backbones"]:
+        path = Path(config["model"]["backbones"])
+        if not path.is_file():
+            raise ValueError(f"--backbones {path}: file not found (write it with `signllm train islr-export`).")
+        return path
+    default = Path(config["run_dir"]) / BACKBONES_FILE
+    return default if default.is_file() else None
+
+
+def load_backbones(model: Any, path: str | Path) -> dict[str, str]:
+    """Load every backbone of an ``islr-export`` file that the model has; returns ``{modality: description}``."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        keys, metadata = list(handle.keys()), handle.metadata() or {}
+    loaded = {}
+    for modality, prefix in BACKBONE_PREFIXES.items():
+        count = sum(key.startswith(prefix) for key in keys)
+        if count and getattr(model, f"{modality}_encoder") is not None:
+            model.load_backbone(path, modality, prefix=prefix)
+            source = metadata.get(f"{modality}_source")
+            loaded[modality] = f"{count} tensors" + (f", ISLR checkpoint {source}" if source else "")
+    return loaded
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+    logger.info(message)
 
 
 def mixed_precision(choice: str) -> dict[str, bool]:
@@ -269,13 +342,14 @@ def train_stage(
     data_order_log: str | None = None,
     kill_at_step: int | None = None,
     hub_api: Any = None,
+    merge: bool = False,
 ) -> dict[str, Any]:
     """Run one curriculum stage end to end; returns the final metrics. ``train_windows`` / ``eval_windows``
     bypass ``config["data"]`` (Python API: any sequence of ready-made windows)."""
+    from signllm.train.run_config import last_complete_checkpoint
     from signllm.train.slt.collator import SignLLMDataCollator
     from signllm.train.slt.trainer import SignLLMSeq2SeqTrainer, slt_metric_function, ssa_metric_function
     from transformers import set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     stage = get_stage(config["stage"])
     output_dir = Path(config["output_dir"])
@@ -315,7 +389,7 @@ def train_stage(
         callbacks=callbacks,
     )
     checkpoint_dir = output_dir / CHECKPOINTS
-    last = get_last_checkpoint(str(checkpoint_dir)) if resume and checkpoint_dir.is_dir() else None
+    last = last_complete_checkpoint(checkpoint_dir) if resume else None  # skips a half-written last one
     if last:
         logger.info("resuming stage %s from %s", stage.name, last)
     result = trainer.train(resume_from_checkpoint=last)
@@ -325,26 +399,47 @@ def train_stage(
 
     # step 4: the Hub-ready folder (rank 0 writes; everybody waits)
     if trainer.is_world_process_zero():
-        export_folder(trainer, processor, config, stage, metrics, push_to_hub, hub_token, hub_api)
+        export_folder(trainer, processor, config, stage, metrics, push_to_hub, hub_token, hub_api, merge)
     trainer.accelerator.wait_for_everyone()
     return metrics
 
 
-def export_folder(trainer, processor, config, stage: Stage, metrics, push_to_hub=None, hub_token=None, hub_api=None):
-    """Weights (safetensors) + config with auto_map + remote code + processor + generation config + model card."""
-    from signllm.train.hub.model_card import write_model_card
+def export_folder(trainer, processor, config, stage: Stage, metrics, push_to_hub=None, hub_token=None, hub_api=None,
+                  merge: bool = False) -> Path:
+    """The stage folder through the one export path (`save_for_hub`: weights without the frozen base LM, config with
+    auto_map + custom_pipelines, remote code, processor, PEFT adapters) + model card, run config, metrics and the
+    trainer state; with ``merge``, also ``<output_dir>-merged`` (DoRA folded in). Returns the folder to publish."""
+    from signllm.train.hub.push_to_hub import save_for_hub
 
     output_dir = Path(config["output_dir"])
     model = trainer.accelerator.unwrap_model(trainer.model)
-    register_auto_classes()
-    model.save_pretrained(output_dir)  # safetensors by default; copies the modeling files and writes auto_map
-    processor.save_pretrained(output_dir)
+    save_for_hub(model, processor, output_dir)
+    _write_run_files(output_dir, trainer, model, config, stage, metrics, push_to_hub)
+    published = output_dir
+    if merge:  # last: merging changes the model in place
+        published = merged_folder(output_dir)
+        save_for_hub(model, processor, published, merge=True)
+        _write_run_files(published, trainer, model, config, stage, metrics, push_to_hub)
+    if push_to_hub:
+        push_folder(published, push_to_hub, token=hub_token, private=config["push_to_hub"]["private"], api=hub_api)
+    return published
+
+
+def merged_folder(output_dir: str | Path) -> Path:
+    """Where ``--merge`` writes the release export of a stage: beside it, ``<output_dir>-merged``."""
+    output_dir = Path(output_dir)
+    return output_dir.with_name(f"{output_dir.name}-merged")
+
+
+def _write_run_files(folder: Path, trainer, model, config, stage: Stage, metrics, push_to_hub) -> None:
+    from signllm.train.hub.model_card import write_model_card
+
     counts = trainable_report(model)
     card_metrics = {
         k: v for k, v in metrics.items() if isinstance(v, (int, float)) and k.startswith(("eval_", "train_loss"))
     }
     write_model_card(
-        output_dir,
+        folder,
         config,
         metrics=card_metrics,
         stage_description=stage.description,
@@ -354,32 +449,16 @@ def export_folder(trainer, processor, config, stage: Stage, metrics, push_to_hub
         model_config=model.config,
         repo_id=push_to_hub or config["push_to_hub"]["repo_id"],
     )
-    (output_dir / RUN_CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
-    (output_dir / "all_results.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=float))
-    (output_dir / "trainable_parameters.json").write_text(json.dumps(counts, indent=2))
-    trainer.state.save_to_json(str(output_dir / "trainer_state.json"))  # loss curve + step, beside the weights
-    if push_to_hub:
-        push_folder(output_dir, push_to_hub, token=hub_token, private=config["push_to_hub"]["private"], api=hub_api)
-
-
-def register_auto_classes() -> None:
-    """Auto-class registration so ``save_pretrained`` writes ``auto_map`` and copies the remote code."""
-    try:
-        from signllm.train.hub.push_to_hub import register_signllm_auto_classes
-    except ImportError:  # the push_to_hub module is optional here: register the three classes directly
-        from signllm.configuration_signllm import SignLLMConfig
-        from signllm.modeling_signllm import SignLLMForConditionalGeneration
-        from signllm.processing_signllm import SignLLMProcessor
-
-        SignLLMConfig.register_for_auto_class()
-        SignLLMForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
-        SignLLMProcessor.register_for_auto_class("AutoProcessor")
-        return
-    register_signllm_auto_classes()
+    (folder / RUN_CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
+    (folder / "all_results.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=float))
+    (folder / "trainable_parameters.json").write_text(json.dumps(counts, indent=2))
+    trainer.state.save_to_json(str(folder / "trainer_state.json"))  # loss curve + step, beside the weights
 
 
 def push_folder(folder: str | Path, repo_id: str, token: str | None = None, private: bool = True, api: Any = None):
     """Upload a finished stage folder (not its resume checkpoints) with ``huggingface_hub``."""
+    from signllm.train.hub.push_to_hub import HUB_IGNORE
+
     if api is None:
         from huggingface_hub import HfApi
 

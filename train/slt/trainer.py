@@ -4,7 +4,13 @@ Three small departures from the stock trainer, each for one reason:
 
 * the train sampler is [`MultitaskSampler`] (80/20 SLT/SSA per batch, order a function of seed and epoch, so a
   resumed run replays the same batches);
-* ``prediction_step`` generates from the visual inputs only (labels and task ids are not generation inputs);
+* ``prediction_step`` drops the collator's bookkeeping keys and runs the stock one (``synced_gpus`` under DeepSpeed
+  ZeRO-3 / FSDP, so a rank that finishes early keeps stepping; the model's ``generate`` ignores labels and task
+  ids). One difference, FSDP (v1) only: the stock step generates inside ``summon_full_params(model)``, where the
+  forwards of the nested FSDP units (each T5Block) free the gathered weights and the write-back then corrupts the
+  shards (NaN loss right after evaluation; transformers#34530, and FSDP forbids forward inside that context). Here
+  only the root's own weights (backbones, Perceiver, embeddings) are gathered, without write-back, and each wrapped
+  block gathers its own in its forward;
 * ``evaluate`` picks the metric for each named eval set (``eval_slt_*`` → BLEU/ROUGE/CIDEr, ``eval_ssa_*`` → span
   accuracy), so one run reports both tasks.
 """
@@ -22,8 +28,6 @@ from signllm.train.slt.curriculum import freeze_frozen_module_state
 from signllm.train.slt.multitask_sampler import MultitaskSampler
 from transformers import EvalPrediction, Seq2SeqTrainer
 
-GENERATION_INPUTS = ("pose_values", "pose_attention_mask", "pose_joint_mask", "lip_values", "lip_attention_mask",
-                     "input_ids", "attention_mask")  # fmt: skip
 BOOKKEEPING_KEYS = ("sample_index",)  # collator extras that never reach the model
 
 
@@ -96,35 +100,47 @@ class SignLLMSeq2SeqTrainer(Seq2SeqTrainer):
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
         inputs = {k: v for k, v in inputs.items() if k not in BOOKKEEPING_KEYS}
-        if not self.args.predict_with_generate or prediction_loss_only:
-            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
+        if prediction_loss_only or not self.args.predict_with_generate or not _is_fsdp1_root(self.model):
+            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **gen_kwargs)
+        # FSDP v1 (module docstring): the stock step, with the root-only gather
+        from torch.distributed.fsdp import FullyShardedDataParallel
+
+        has_labels = "labels" in inputs
         inputs = self._prepare_inputs(inputs)
         if not gen_kwargs and hasattr(self, "_gen_kwargs"):
-            gen_kwargs = {k: v for k, v in self._gen_kwargs.items() if v is not None}
-        generation_inputs = {k: v for k, v in inputs.items() if k in GENERATION_INPUTS}
-        unwrapped = self.accelerator.unwrap_model(model)
-        with torch.no_grad():
-            generated = unwrapped.generate(**generation_inputs, **gen_kwargs)
-            loss = None
-            if "labels" in inputs:
-                with self.compute_loss_context_manager():
-                    outputs = model(**inputs)
-                loss = outputs["loss"].detach().mean()
+            gen_kwargs = dict(self._gen_kwargs)
+        gen_kwargs = {k: v for k, v in gen_kwargs.items() if not (k in ("num_beams", "max_length") and v is None)}
+        gen_kwargs.setdefault("synced_gpus", True)
+        inner = self.model.module
+        with FullyShardedDataParallel.summon_full_params(self.model, recurse=False, writeback=False):
+            generated = inner.generate(**inputs, **gen_kwargs)
+        loss = None
+        if has_labels:
+            with torch.no_grad(), self.compute_loss_context_manager():
+                loss = model(**inputs)["loss"].detach().mean()
         if self.args.prediction_loss_only:
             return loss, None, None
+        width = _stock_width(inner.generation_config, gen_kwargs)
+        generated = self._pad_tensors_to_max_len(generated, width) if generated.shape[-1] < width else generated
         labels = inputs.get("labels")
-        if labels is not None:  # same width for both, so the evaluation loop can concatenate batches
-            width = max(generated.shape[-1], labels.shape[-1])
-            generated = self._pad_tensors_to_max_len(generated, width)
-            labels = _pad_labels(labels, width)
+        if labels is not None and labels.shape[-1] < width:
+            labels = self._pad_tensors_to_max_len(labels, width)
         return loss, generated, labels
 
 
-def _pad_labels(labels: torch.Tensor, width: int) -> torch.Tensor:
-    if labels.shape[-1] >= width:
-        return labels
-    pad = torch.full((labels.shape[0], width - labels.shape[-1]), -100, dtype=labels.dtype, device=labels.device)
-    return torch.cat([labels, pad], dim=-1)
+def _is_fsdp1_root(model) -> bool:
+    try:
+        from torch.distributed.fsdp import FullyShardedDataParallel
+    except ImportError:  # torch built without distributed
+        return False
+    return isinstance(model, FullyShardedDataParallel)
+
+
+def _stock_width(generation_config, gen_kwargs: dict) -> int:
+    """The width ``Seq2SeqTrainer.prediction_step`` pads generated ids and labels to."""
+    max_length = gen_kwargs.get("max_length") or generation_config.max_length or 20
+    max_new_tokens = gen_kwargs.get("max_new_tokens", generation_config.max_new_tokens)
+    return max(max_length, max_new_tokens + 1) if max_new_tokens is not None else max_length
 
 
 # ------------------------------------------------------------------------------------------------ metric functions
