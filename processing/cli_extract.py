@@ -278,21 +278,25 @@ def run_jobs(
 def _run_pool(jobs: list[Job], options: dict, workers: int, worker_fn, bar, finish) -> None:
     """Feed jobs to a process pool, at most ``workers`` in flight.
 
-    A worker that dies (out-of-memory kill, a native crash) breaks the whole pool: the jobs that were running are
-    retried once in a fresh pool, so one bad video costs at most itself, never the rest of the shard.
+    A worker that dies (out-of-memory kill, a native crash) breaks the whole pool, and with it every job then in
+    flight: those are suspects, not culprits. Suspects run again one at a time in a fresh pool, so a death names its
+    job: a video that kills its worker while running alone is reported (``WorkerDied``, after dying twice), the others
+    finish normally. One bad video costs at most itself, never the rest of the shard.
     """
     context = _worker_context()
     queue = context.Queue()
     todo = collections.deque(jobs)
-    deaths: collections.Counter[str] = collections.Counter()
-    while todo:
-        with futures.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+    suspects: collections.deque[Job] = collections.deque()
+    while todo or suspects:
+        isolated = bool(suspects)
+        source, limit = (suspects, 1) if isolated else (todo, workers)
+        with futures.ProcessPoolExecutor(max_workers=limit, mp_context=context, initializer=_init_worker,
                                          initargs=(queue, True)) as pool:
             pending: dict[futures.Future, Job] = {}
             broken = False
-            while pending or (todo and not broken):
-                while todo and not broken and len(pending) < workers:
-                    job = todo.popleft()
+            while pending or (source and not broken):
+                while source and not broken and len(pending) < limit:
+                    job = source.popleft()
                     pending[pool.submit(worker_fn, job, options)] = job
                 done, _ = futures.wait(pending, timeout=0.5, return_when=futures.FIRST_COMPLETED)
                 _drain(queue, bar)
@@ -302,13 +306,12 @@ def _run_pool(jobs: list[Job], options: dict, workers: int, worker_fn, bar, fini
                         finish(future.result())
                     except BrokenProcessPool:
                         broken = True
-                        deaths[job.video] += 1
-                        if deaths[job.video] < 2:
-                            todo.appendleft(job)
+                        if not isolated:
+                            suspects.append(job)
                         else:
                             finish(JobResult(job.video, False, error="WorkerDied", message=(
-                                "the worker process died twice while extracting this video (killed for memory? a "
-                                "crash inside MediaPipe?)")))
+                                "the worker process died twice while extracting this video, the second time running "
+                                "alone (killed for memory? a crash inside MediaPipe?)")))
                     except Exception as error:  # noqa: BLE001 - e.g. a result that cannot be unpickled
                         finish(JobResult(job.video, False, error=type(error).__name__, message=str(error)))
             _drain(queue, bar)

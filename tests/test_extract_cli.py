@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -357,9 +358,11 @@ def test_cli_real_clips_with_bad_files(legacy_python, tmp_path, capsys, monkeypa
 
 
 def _crash_on_bad(job, options):
-    """A worker function for the pool test: dies like an OOM-killed process on videos named 'bad*'."""
+    """A worker function for the pool test: dies like an OOM-killed process on videos named 'bad*'; the others take
+    a moment, so a good video is still in flight whenever the bad one kills the pool (an innocent bystander)."""
     if Path(job.video).name.startswith("bad"):
         os._exit(1)
+    time.sleep(0.5)
     return cli_extract.JobResult(job.video, True, frames=3)
 
 
