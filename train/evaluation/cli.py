@@ -105,6 +105,8 @@ def _sentence(row, field: str | None, where: str) -> str:
 
 
 def load_slt_pairs(predictions: Path, references: Path | None) -> tuple[list[str], list]:
+    if references is not None and {predictions.suffix.lower(), references.suffix.lower()} <= set(SUBTITLE_SUFFIXES):
+        return subtitle_pairs(predictions, references)
     hyps = read_sentences(predictions, "prediction")
     if references is None:
         if predictions.suffix.lower() not in (".jsonl", ".json"):
@@ -115,6 +117,27 @@ def load_slt_pairs(predictions: Path, references: Path | None) -> tuple[list[str
     if len(hyps) != len(refs):
         raise ValueError(f"{len(hyps)} predictions but {len(refs)} references: files must have one line per sentence")
     return hyps, refs
+
+
+def subtitle_pairs(predictions: Path, references: Path) -> tuple[list[str], list[str]]:
+    """Predicted and reference cues paired by time (``signllm translate --segments REF`` keeps the reference times):
+    each reference cue takes the predicted cue that overlaps it most. A reference cue with none counts as an empty
+    translation (``translate`` leaves out segments without a usable output), said in a warning, never dropped."""
+    import warnings
+
+    from signllm.datasets_scripts.subtitles import read_subtitles
+
+    predicted, reference = read_subtitles(predictions), read_subtitles(references)
+    hyps, missing = [], 0
+    for cue in reference:
+        overlaps = [(min(cue.end, p.end) - max(cue.start, p.start), p.text) for p in predicted]
+        best = max(overlaps, default=(0.0, ""))
+        missing += best[0] <= 0
+        hyps.append(best[1] if best[0] > 0 else "")
+    if missing:
+        warnings.warn(f"{predictions}: {missing} of {len(reference)} reference cue(s) of {references} have no "
+                      "overlapping predicted cue; counted as empty translations", stacklevel=2)  # fmt: skip
+    return hyps, [cue.text for cue in reference]
 
 
 def load_ssa_videos(predictions: Path, references: Path) -> list[tuple[str, list, list]]:
