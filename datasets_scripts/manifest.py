@@ -25,6 +25,7 @@ moved together with its keypoints. Manifests written before this convention hold
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -266,10 +267,25 @@ def iter_manifest_rows(output: str | os.PathLike, kind: str = "sentences", split
                 yield _resolve_row(row, output) if relative else row
 
 
-def write_json(path: str | os.PathLike, payload: Any) -> None:
-    """Atomic JSON write (sorted keys, UTF-8)."""
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN / infinity replaced by ``None`` (null), so it serialises as strict JSON; numpy
+    scalars and tuples become plain numbers and lists."""
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", None) == 0:
+        value = value.item()  # numpy / torch scalar
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: str | os.PathLike, payload: Any, sort_keys: bool = True) -> None:
+    """Atomic, strict JSON write (UTF-8; NaN / infinity written as null, see `json_safe`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(json_safe(payload), indent=2, sort_keys=sort_keys, ensure_ascii=False, allow_nan=False)
     tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.write_text(text + "\n", encoding="utf-8")
     os.replace(tmp, path)

@@ -197,3 +197,19 @@ def test_prepared_dataset_works_from_any_directory(tmp_path, monkeypatch):
     assert list(load_manifest(legacy, "sentences", "train")["keypoints_path"]) == absolute
     windows, _ = windows_from_prepared([legacy], "train", 16, 25.0, ["slt"])
     assert windows[0]["frame_mask"].any()
+
+
+def test_write_json_is_strict_and_atomic(tmp_path):
+    """Every metrics / stats JSON signllm writes goes through write_json: NaN and infinity become null (strict JSON
+    that any parser reads), numpy scalars plain numbers, and no half-written file is left behind."""
+    import math
+
+    import numpy as np
+    from signllm.datasets_scripts.manifest import write_json
+
+    path = tmp_path / "m.json"
+    write_json(path, {"bleu": float("nan"), "loss": np.float32(1.5), "spans": (1, float("inf")), "ok": [-math.inf]})
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"bleu": None, "loss": 1.5, "spans": [1, None], "ok": [None]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]

@@ -119,3 +119,13 @@ def test_own_data_and_no_evaluation(tmp_path):
     untested = ModelCard(render_model_card(_run_config([own], []), {"train_loss": 1.0}))
     assert untested.data.eval_results is None and untested.data.metrics is None  # no invented results
     assert "| train_loss | 1 |" in untested.text
+
+
+def test_card_names_the_keypoint_extractor(tmp_path):
+    """The card says which extractor made the training keypoints (extractor drift is the field's most common
+    complaint); without a record it says so instead of guessing."""
+    extractor = {"name": "mediapipe-holistic", "backend": "legacy", "version": "0.10.21",
+                 "settings": {"model_complexity": 1}}  # fmt: skip
+    card = ModelCard(render_model_card(_run_config([], []), keypoint_extractor=extractor))
+    assert "**Keypoints:** mediapipe-holistic legacy 0.10.21 (model_complexity=1)" in card.text
+    assert "**Keypoints:** not recorded" in ModelCard(render_model_card(_run_config([], []))).text

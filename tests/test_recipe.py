@@ -121,12 +121,16 @@ def recipe(tmp_path_factory, legacy_python):
 
 
 def test_extraction_recorded_its_provenance(recipe):
-    work, _, _ = recipe
+    """The keypoints record their extractor; the trained model and its card carry it (the processor warns on others)."""
     import numpy as np
 
+    work, run, _ = recipe
     with np.load(work / "corpus" / "keypoints" / "clip01.npz") as data:
         extractor = json.loads(str(data["extractor"]))
     assert extractor["backend"] == "legacy" and extractor["version"]
+    processor_config = json.loads((run / "hub" / "processor_config.json").read_text())
+    assert processor_config["keypoint_extractor"]["version"] == extractor["version"]
+    assert f"**Keypoints:** mediapipe-holistic legacy {extractor['version']}" in (run / "hub" / "README.md").read_text()
 
 
 def test_stage1_starts_from_the_exported_islr_backbones(recipe):

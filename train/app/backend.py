@@ -10,7 +10,6 @@ changes, this is the one module to adapt.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +18,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+from signllm.datasets_scripts.manifest import write_json
 from signllm.datasets_scripts.subtitles import Subtitle, read_subtitles, write_subtitles
 from signllm.processing.keypoint_io import KeypointSequence, write_pose
 from signllm.processing.video import VideoError, iter_video_frames, probe_video, write_video
@@ -308,8 +308,5 @@ def write_metrics(metrics: dict, path: Path) -> Path:
 
 
 def _write_json(path: Path, payload) -> None:
-    """Strict JSON (no NaN), written atomically."""
-    text = json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    """Strict JSON (no NaN), written atomically: the writer every signllm command uses."""
+    write_json(path, payload, sort_keys=False)

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from signllm.datasets_scripts.manifest import write_json
 from signllm.train.demo import corpus as demo_corpus
 
 logger = logging.getLogger(__name__)
@@ -481,7 +482,7 @@ def run_demo(output: str | Path, quick: bool = False, seed: int = 0, progress: b
                           "spottings": corpus.num_spottings, "seconds": corpus.seconds}}  # fmt: skip
     (output / "results").mkdir(parents=True, exist_ok=True)
     metrics_path = output / "results" / "metrics.json"
-    metrics_path.write_text(json.dumps(metrics, indent=2, default=str))
+    write_json(metrics_path, metrics, sort_keys=False)
     examples = outputs["_examples"][:5]
     lines = [
         "",

@@ -268,7 +268,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(table)
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"task": args.task, **metrics}, indent=2), encoding="utf-8")
+        from signllm.datasets_scripts.manifest import write_json
+
+        write_json(args.json, {"task": args.task, **metrics}, sort_keys=False)
         print(f"wrote {args.json}")
     return 0

@@ -256,6 +256,15 @@ def _training_data(data: Mapping[str, Any], data_summary: Mapping[str, Any] | No
     return "\n".join(lines) if lines else "Not recorded."
 
 
+def _extractor_text(info: Mapping[str, Any] | None) -> str:
+    from signllm.keypoint_reading import describe_extractor
+
+    if not info:
+        return "not recorded (keypoints without provenance)"
+    return (f"{describe_extractor(dict(info))} — give the model keypoints from the same extractor (`signllm extract` "
+            "records it; `translate`, `align` and the pipeline warn when an input's differs)")  # fmt: skip
+
+
 def _base_model_text(base_model: str | None, name: str | None, revision: str | None) -> str:
     if base_model:
         pinned = f" (revision `{revision}`)" if revision else ""
@@ -283,6 +292,7 @@ def render_model_card(
     base_model_revision: str | None = None,
     eval_split: str | None = None,
     sacrebleu_signature: str | None = None,
+    keypoint_extractor: Mapping[str, Any] | None = None,
 ) -> str:
     """Fill the template from the resolved run config (``curriculum.resolve_config``), metrics and model facts.
 
@@ -294,6 +304,8 @@ def render_model_card(
             folder or a random LM leaves ``base_model`` out). ``base_model_revision`` is shown in the body.
         eval_split: the split the metrics were computed on (default ``data.eval_split``).
         sacrebleu_signature: the sacreBLEU signature, stored as the metric's config in ``model-index``.
+        keypoint_extractor: the extractor the training keypoints came from (``SignLLMProcessor.keypoint_extractor``:
+            backend, version, settings); the card tells users to feed keypoints from the same one.
     """
     metrics = dict(metrics or {})
     lm_name = getattr(model_config, "text_model_name_or_path", None)
@@ -309,6 +321,7 @@ def render_model_card(
         "card_data": card_data.to_yaml(),
         "model_name": model_name,
         "base_model": _base_model_text(base_model, lm_name, base_model_revision),
+        "keypoint_extractor": _extractor_text(keypoint_extractor),
         "stage": run_config.get("stage"),
         "stage_description": stage_description,
         "global_step": global_step,

@@ -432,6 +432,7 @@ def merged_folder(output_dir: str | Path) -> Path:
 
 
 def _write_run_files(folder: Path, trainer, model, config, stage: Stage, metrics, push_to_hub) -> None:
+    from signllm.datasets_scripts.manifest import write_json
     from signllm.train.hub.model_card import write_model_card
 
     counts = trainable_report(model)
@@ -448,9 +449,10 @@ def _write_run_files(folder: Path, trainer, model, config, stage: Stage, metrics
         num_trainable_parameters=sum(trainable for trainable, _ in counts.values()),
         model_config=model.config,
         repo_id=push_to_hub or config["push_to_hub"]["repo_id"],
+        keypoint_extractor=getattr(trainer.processing_class, "keypoint_extractor", None),
     )
     (folder / RUN_CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
-    (folder / "all_results.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=float))
+    write_json(folder / "all_results.json", metrics)
     (folder / "trainable_parameters.json").write_text(json.dumps(counts, indent=2))
     trainer.state.save_to_json(str(folder / "trainer_state.json"))  # loss curve + step, beside the weights
 
