@@ -16,8 +16,9 @@ import itertools
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers.modeling_layers import GradientCheckpointingLayer
 
-from .modeling_conformer import _checkpoint_function
+from .modeling_conformer import RecomputeSafeBatchNorm1d
 
 
 def _masked_frames(x: torch.Tensor, frame_mask: torch.Tensor | None) -> torch.Tensor:
@@ -25,7 +26,7 @@ def _masked_frames(x: torch.Tensor, frame_mask: torch.Tensor | None) -> torch.Te
     return x if frame_mask is None else x * frame_mask[:, :, None, None]
 
 
-class _ChannelsLastBatchNorm(nn.BatchNorm1d):
+class _ChannelsLastBatchNorm(RecomputeSafeBatchNorm1d):
     """BatchNorm over the last axis of any ``(..., c)`` tensor."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -71,7 +72,10 @@ class SignLLMAdaptiveGraphConv(nn.Module):
         self.num_subsets = num_subsets
         self.out_channels = out_channels
         self.embed_channels = max(1, out_channels // embedding_ratio)
-        self.register_buffer("adjacency", adjacency.clone().float(), persistent=False)
+        # A_k is not a weight: a non-persistent buffer (not in checkpoints), refilled from this CPU copy by the
+        # model's `_init_weights` after meta-device loading
+        self._partition = adjacency.detach().to("cpu", torch.float32).clone()
+        self.register_buffer("adjacency", self._partition.clone(), persistent=False)
         self.graph_offset = nn.Parameter(torch.full((num_subsets, num_joints, num_joints), 1e-6))
         # θ and φ of all subsets in one Linear: c_in → (2, k, e)
         self.embed = nn.Linear(in_channels, 2 * num_subsets * self.embed_channels)
@@ -167,8 +171,11 @@ class SignLLMTemporalConv(nn.Module):
         return F.conv2d(x, weight, self.conv.bias * scale + shift, padding=self.conv.padding).permute(0, 2, 3, 1)
 
 
-class SignLLMAGCNLayer(nn.Module):
+class SignLLMAGCNLayer(GradientCheckpointingLayer):
     """One AGCN unit: graph conv + BN + residual → ReLU → SE → temporal conv + BN → + residual → ReLU.
+
+    A [`~transformers.modeling_layers.GradientCheckpointingLayer`]: ``model.gradient_checkpointing_enable()``
+    recomputes it in the backward pass (the AGCN activations are the largest part of a sample's training memory).
 
     The residual projection (1×1 conv + BN when the widths differ) is shared by the graph-conv and unit
     residuals (2s-AGCN has two identical-shaped ones) [ours: saves one GEMM per layer].
@@ -238,7 +245,6 @@ class SignLLMArticulatorEncoder(nn.Module):
             SignLLMAGCNLayer(c_in, c_out, adjacency, temporal_kernel_size, embedding_ratio)
             for c_in, c_out in itertools.pairwise(widths)
         )
-        self.gradient_checkpointing = False  # AGCN activations dominate training memory (see the benchmark)
         aggregated = self.num_joints * widths[-1] if joint_aggregation == "flatten" else widths[-1]
         self.output_projection = nn.Linear(aggregated, hidden_size)
 
@@ -253,10 +259,7 @@ class SignLLMArticulatorEncoder(nn.Module):
         # invalid joints carry zero features (not the input bias), so missing hands read as "nothing there"
         x = self.input_projection(values) * joint_valid[..., None]  # (n, t, v, C_in)
         for layer in self.layers:
-            if self.gradient_checkpointing and self.training:
-                x = _checkpoint_function(self)(layer, x, layer_mask)
-            else:
-                x = layer(x, layer_mask)
+            x = layer(x, layer_mask)  # checkpointed when gradient checkpointing is enabled
         if self.joint_aggregation == "flatten":
             pooled = x.reshape(n, t, -1)  # (n, t, v·c): free view in the frame-major layout
         else:

@@ -7,6 +7,7 @@ Axis legend: b batch, t frames, k keypoints (203), c coordinates (3), f lip feat
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 import transformers
 from torch import nn
 from transformers import AutoModelForSeq2SeqLM, GenerationMixin, PreTrainedModel
@@ -23,8 +25,10 @@ from transformers.modeling_outputs import Seq2SeqLMOutput
 
 from .configuration_signllm import TASK_TO_ID, SignLLMConfig
 from .dora import apply_dora, count_adapter_parameters, is_dora_applied, merge_dora, unwrap
-from .keypoint_layout import NUM_JOINTS, articulator_adjacency
+from .keypoint_layout import NUM_JOINTS
+from .modeling_agcn import SignLLMAdaptiveGraphConv
 from .modeling_backbones import SignLLMLipEncoder, SignLLMPoseEncoder
+from .modeling_conformer import checkpoint_keeping_running_stats
 from .modeling_lip_reader import SignLLMLipReader
 from .modeling_perceiver import SignLLMPerceiverResampler
 
@@ -101,7 +105,10 @@ class SignLLMPreTrainedModel(PreTrainedModel):
     main_input_name = "pose_values"
     input_modalities = ("video", "text")
     supports_gradient_checkpointing = True
-    _no_split_modules = ["SignLLMPerceiverLayer", "SignLLMLipReaderLayer", "T5Block"]
+    # blocks that `device_map="auto"` keeps on one device (residuals and masks cross their insides)
+    _no_split_modules = [
+        "SignLLMAGCNLayer", "SignLLMConformerBlock", "SignLLMPerceiverLayer", "SignLLMLipReaderLayer", "T5Block",
+    ]  # fmt: skip
     _keep_in_fp32_modules = ["wo"]  # Flan-T5's FFN output overflows in fp16
     _skip_keys_device_placement = "past_key_values"
 
@@ -111,25 +118,21 @@ class SignLLMPreTrainedModel(PreTrainedModel):
             d = module.config.hidden_size
             init.normal_(module.position_embedding, std=d**-0.5)
             init.normal_(module.latent, std=d**-0.5)
+        elif isinstance(module, SignLLMAdaptiveGraphConv):
+            # the AGCN partitions A_k are non-persistent buffers: not in checkpoints, left as uninitialised memory by
+            # the meta-device loading of transformers 5, so rebuilt here from the skeleton (like rotary inv_freq)
+            init.copy_(module.adjacency, module._partition)
 
-    @classmethod
-    def from_pretrained(cls, *args, **kwargs):
-        model = super().from_pretrained(*args, **kwargs)
-        loaded = model[0] if isinstance(model, tuple) else model
-        loaded._restore_graph_buffers()
-        return model
-
-    @torch.no_grad()
-    def _restore_graph_buffers(self) -> None:
-        """The AGCN partitions A_k are non-persistent buffers (not in checkpoints; left uninitialised by the
-        meta-device loading of transformers 5): rebuild them from the skeleton definition."""
-        for module in self.modules():
-            if isinstance(module, SignLLMPoseEncoder):
-                for name, encoder in module.articulator_encoders.items():
-                    adjacency = torch.from_numpy(articulator_adjacency("left_hand" if name == "hand" else name))
-                    for layer in encoder.layers:
-                        like = layer.graph_conv.graph_offset  # follow the loaded dtype (bf16/fp16 loads)
-                        layer.graph_conv.adjacency = adjacency.to(device=like.device, dtype=like.dtype).clone()
+    def _set_gradient_checkpointing(self, enable: bool = True, gradient_checkpointing_func=None, **kwargs) -> None:
+        """transformers' switch (``gradient_checkpointing_enable()`` / ``activation_checkpointing_enable()`` /
+        ``TrainingArguments(gradient_checkpointing=True)``) reaches every `GradientCheckpointingLayer`: the AGCN
+        layers, Conformer blocks, Perceiver layers and T5 blocks. The checkpoint function is wrapped so the
+        recomputation does not update BatchNorm running statistics a second time."""
+        if gradient_checkpointing_func is None:
+            gradient_checkpointing_func = functools.partial(torch.utils.checkpoint.checkpoint, use_reentrant=False)
+        super()._set_gradient_checkpointing(
+            enable, checkpoint_keeping_running_stats(gradient_checkpointing_func), **kwargs
+        )
 
 
 class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
