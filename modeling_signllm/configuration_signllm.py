@@ -11,6 +11,7 @@ from typing import Any
 from transformers import CONFIG_MAPPING, PretrainedConfig
 
 TASKS = ("slt", "ssa")
+FROZEN_WEIGHTS_DTYPES = (None, "bfloat16", "float16")
 TASK_TO_ID = {task: index for index, task in enumerate(TASKS)}
 
 FLAN_T5_XL = {  # google/flan-t5-xl config.json, so the paper preset builds without downloading anything
@@ -300,6 +301,12 @@ class SignLLMConfig(PretrainedConfig):
             set from `SignLLMProcessor.digit_token_ids` for the tokenizer in use.
         slt_prompt / ssa_prompt / ssa_prior_template (`str`): prompts [ours] (architecture §4).
         freeze_backbones (`bool`, *optional*, defaults to `False`): curriculum stage 1 freezes pose + lip backbones.
+        frozen_weights_dtype (`str`, *optional*): `"bfloat16"` or `"float16"` holds the weights that never train (the
+            base LM under DoRA and the lip reader) in that dtype once
+            [`~SignLLMForConditionalGeneration.cast_frozen_weights`] runs (the SLT recipe calls it): half their
+            memory, and no low-precision copy of them is saved for backward under autocast. `float16` keeps
+            Flan-T5's `wo` in fp32 (transformers' `_keep_in_fp32_modules`); bf16 needs no exception (Flan-T5 was
+            trained in bf16). Use it with bf16 / fp16 mixed precision. `None` (default) keeps them as loaded [ours].
 
     Example:
 
@@ -341,6 +348,7 @@ class SignLLMConfig(PretrainedConfig):
         ssa_prompt: str = "Align the subtitle to the signing: {subtitle}",
         ssa_prior_template: str = " Prior: {start:03d} {end:03d}",
         freeze_backbones: bool = False,
+        frozen_weights_dtype: str | None = None,
         initializer_range: float = 0.02,
         **kwargs,
     ):
@@ -371,6 +379,8 @@ class SignLLMConfig(PretrainedConfig):
         self.ssa_prompt = ssa_prompt
         self.ssa_prior_template = ssa_prior_template
         self.freeze_backbones = freeze_backbones
+        _check_choice("frozen_weights_dtype", frozen_weights_dtype, FROZEN_WEIGHTS_DTYPES)
+        self.frozen_weights_dtype = frozen_weights_dtype
         self.initializer_range = initializer_range
         if self.pose_config.clip_stride != self.lip_config.clip_stride:
             raise ValueError("pose_config.clip_stride and lip_config.clip_stride must match (features are fused).")

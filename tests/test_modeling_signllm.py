@@ -3,7 +3,9 @@ generation, freezing, gradient checkpointing, pretrained-part loading and the me
 
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -259,6 +261,54 @@ def test_no_split_modules_keep_blocks_on_one_device():
     for name, module in blocks:
         devices = {device_of(f"{name}.{p}") for p, _ in module.named_parameters()}
         assert len(devices) == 1, (name, devices)
+
+
+def test_frozen_weights_in_bf16_train_under_autocast_without_weight_copies(processor):
+    """``frozen_weights_dtype="bfloat16"``: the base LM and the lip reader are held in bf16 (adapters, backbones and
+    Perceiver stay fp32); under bf16 autocast the loss matches the fp32-weight model and autograd keeps no bf16
+    copy of a frozen weight for backward (it keeps the weight itself)."""
+    sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
+    from bench_training_memory import SavedTensorLedger
+    from signllm.train.slt.curriculum import apply_stage
+
+    batch = make_batch(processor, text=["ab", "cd"])
+    runs = {}
+    for dtype in (None, "bfloat16"):
+        model = tiny_model(seed=5, frozen_weights_dtype=dtype, lip_config={"use_lip_reader": True}).train()
+        apply_stage(model, "3")
+        assert (model.cast_frozen_weights() == 0) == (dtype is None)
+        with SavedTensorLedger(model) as ledger, torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(**batch).loss
+        runs[dtype] = (model, loss, ledger.breakdown())
+        loss.backward()
+    model, loss, saved = runs["bfloat16"]
+    dtypes = {name: p.dtype for name, p in model.named_parameters()}
+    assert {dtypes[n] for n in dtypes if "base_layer" in n or n.startswith("lip_reader.")} == {torch.bfloat16}
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all(dtypes[n] == torch.float32 for n in trainable)
+    assert all(b.dtype == torch.bfloat16 for b in model.lip_reader.buffers() if b.is_floating_point())
+    torch.testing.assert_close(loss, runs[None][1], atol=0.05, rtol=0.01)
+    assert runs[None][2].get("copies of frozen weights", 0) > 0  # fp32 frozen weights: autocast saves bf16 copies
+    assert saved.get("copies of frozen weights", 0) == 0
+    assert any(p.grad is not None for n, p in model.named_parameters() if "lora_A" in n)
+
+
+def test_frozen_weights_dtype_checks():
+    model = tiny_model(frozen_weights_dtype="float16")
+    from signllm.train.slt.curriculum import apply_stage
+
+    apply_stage(model, "3")
+    assert model.cast_frozen_weights() > 0
+    dtypes = {n.rsplit(".", 3)[-3]: p.dtype for n, p in model.named_parameters() if n.endswith("base_layer.weight")}
+    assert dtypes["wo"] == torch.float32 and dtypes["q"] == torch.float16  # _keep_in_fp32_modules, as transformers
+    batch = make_batch(tiny_processor(), text=["ab", "cd"])
+    with pytest.raises(ValueError, match="autocast runs in torch.bfloat16"), torch.autocast("cpu", dtype=torch.bfloat16):
+        model(**batch)
+    with torch.no_grad():  # without autocast (e.g. fp32 inference) PEFT casts the adapter inputs as usual
+        assert torch.isfinite(model(**batch).logits).all()
+    assert tiny_model().cast_frozen_weights() == 0  # default: nothing changes
+    with pytest.raises(ValueError, match="frozen_weights_dtype"):
+        tiny_config(frozen_weights_dtype="int8")
 
 
 def test_load_pretrained_parts(tmp_path, processor):

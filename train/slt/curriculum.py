@@ -165,6 +165,8 @@ DEFAULTS: dict[str, Any] = {
         "pose_encoder_from": None,  # ISLR pose backbone checkpoint (stage 1, fresh model)
         "lip_encoder_from": None,  # ISLR lip backbone checkpoint (stage 1, fresh model)
         "tokenizer": "google/flan-t5-xl",  # name/folder, or "byt5" (no files needed: tests, tiny runs)
+        # "bfloat16": hold the frozen base LM and lip reader in bf16 (with mixed_precision bf16); None: as loaded
+        "frozen_weights_dtype": None,
     },
     "data": {
         "train": [],  # prepared sample folders (datasets_scripts output)
