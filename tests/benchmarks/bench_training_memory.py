@@ -40,6 +40,7 @@ import time
 import weakref
 from collections import defaultdict
 from pathlib import Path
+from typing import Self
 
 import torch
 from torch import nn
@@ -125,7 +126,7 @@ class SavedTensorLedger:
         self.entries: list[weakref.ref] = []
         self.checkpoint_inputs: list[_Saved] = []
 
-    def __enter__(self) -> SavedTensorLedger:
+    def __enter__(self) -> Self:
         from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
         from transformers.modeling_layers import GradientCheckpointingLayer
 
