@@ -124,10 +124,11 @@ class SignLLMAdaptiveGraphConv(nn.Module):
         folded = self.batch_norm.folded()
         if folded is not None:  # eval: BN scale folded into W_k, its shift added at the end
             weight = weight * folded[0][:, None]
-        # channels: y = Σ_k z_k W_kᵀ, accumulated in place (matmul's backward does not need its output)
+        # channels: y = Σ_k z_k W_kᵀ, accumulated in place (the GEMMs' backward does not need their output; an
+        # out-of-place baddbmm would first copy y, one more pass over the layer's output per subset)
         y = torch.matmul(aggregated[:, 0], weight[0].t())
         for subset in range(1, k):
-            y = torch.baddbmm(y, aggregated[:, subset], weight[subset].t().expand(n, c, o))
+            y.baddbmm_(aggregated[:, subset], weight[subset].t().expand(n, c, o))
         y = y.view(n, v, t, o)
         if folded is None:
             return self.batch_norm(y)
