@@ -111,7 +111,8 @@ class SignLLMAdaptiveGraphConv(nn.Module):
         similarity = torch.bmm(theta, phi.transpose(1, 2)).view(k, e, n, v, v).sum(1).transpose(0, 1)
         valid_frames = torch.full((n,), float(t), device=x.device) if frame_mask is None else frame_mask.sum(1)
         scale = 1.0 / (e * valid_frames.clamp_min(1.0))  # 2s-AGCN divides by e·t; only valid frames count
-        return (similarity * scale[:, None, None, None]).softmax(dim=-2)
+        # in the activations' dtype: an fp32 scale would promote a bf16 / fp16 model's graph to fp32
+        return (similarity * scale.to(similarity.dtype)[:, None, None, None]).softmax(dim=-2)
 
     def forward(self, x: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
         n, v, t, c = x.shape

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.output.suffix.lower() not in (".vtt", ".srt"):
             raise ValueError(f"--output must end in .vtt or .srt, got {args.output}")
-        model, processor = load_model_and_processor(args.model, args.device)
+        model, processor = load_model_and_processor(args.model, args.device, args.dtype)
         pose_values, pose_mask = load_pose(args.input, processor.fps, args.keypoint_fps)
         lip_values = load_lip(args.lip_features, len(pose_values))
         duration = len(pose_values) / processor.fps
