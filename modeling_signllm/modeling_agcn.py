@@ -128,8 +128,8 @@ class SignLLMAdaptiveGraphConv(nn.Module):
         # channels: y = Σ_k z_k W_kᵀ, accumulated in place (the GEMMs' backward does not need their output; an
         # out-of-place baddbmm would first copy y, one more pass over the layer's output per subset)
         y = torch.matmul(aggregated[:, 0], weight[0].t())
-        for subset in range(1, k):
-            y.baddbmm_(aggregated[:, subset], weight[subset].t().expand(n, c, o))
+        for subset in range(1, k):  # in-place ops are not autocast: operands in y's dtype (a no-op in fp32)
+            y.baddbmm_(aggregated[:, subset].to(y.dtype), weight[subset].t().to(y.dtype).expand(n, c, o))
         y = y.view(n, v, t, o)
         if folded is None:
             return self.batch_norm(y)
