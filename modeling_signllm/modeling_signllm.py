@@ -223,6 +223,8 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
 
     def merge_dora(self) -> None:
         """Fold the adapters into T5 (release checkpoints load without peft); sets ``config.use_dora = False``."""
+        if getattr(self, "_frozen_weights_cast", None) is not None:
+            self.cast_frozen_weights(torch.float32)  # fold the fp32 adapters into fp32 base weights, not bf16 ones
         self.language_model = merge_dora(self.language_model)
         self.config.use_dora = False
         self._refresh_tied_weights()

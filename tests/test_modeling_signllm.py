@@ -291,6 +291,8 @@ def test_frozen_weights_in_bf16_train_under_autocast_without_weight_copies(proce
     assert runs[None][2].get("copies of frozen weights", 0) > 0  # fp32 frozen weights: autocast saves bf16 copies
     assert saved.get("copies of frozen weights", 0) == 0
     assert any(p.grad is not None for n, p in model.named_parameters() if "lora_A" in n)
+    model.merge_dora()  # the adapters fold into fp32 weights, not bf16 ones
+    assert {p.dtype for n, p in model.language_model.named_parameters()} == {torch.float32}
 
 
 def test_frozen_weights_dtype_checks():
