@@ -310,20 +310,29 @@ def _bilinear(points: dict[tuple[int, int], float], layers: int, frames: int) ->
     return in_frames(l0) + (in_frames(l1) - in_frames(l0)) * (layers - l0) / (l1 - l0)
 
 
-def estimate_variant(variant: str, frames: int, grid_frames: list[int], grid_layers: list[int], threads: int) -> dict:
-    """CPU: saved tensors of the paper preset at the grid points (batch 1, bf16 autocast), extrapolated."""
+def estimate_variant(
+    variant: str, frames: int, grid_frames: list[int], grid_layers: list[int], threads: int, cache: Path | None = None
+) -> dict:
+    """CPU: saved tensors of the paper preset at the grid points (batch 1, bf16 autocast), extrapolated. Grid points
+    already in the JSON ``cache`` file are reused (the grid takes ~10 minutes per variant on 2 cores)."""
     from signllm.configuration_signllm import SignLLMConfig
 
     depth = SignLLMConfig.from_preset("paper").text_config.num_layers
+    stored = json.loads(cache.read_text()) if cache is not None and cache.is_file() else {}
     points: dict[tuple[int, int], dict[str, int]] = {}
     seconds: dict[tuple[int, int], float] = {}
     for layers in grid_layers:
         for length in grid_frames:
-            run = measure("paper", variant, [1], length, torch.device("cpu"), torch.bfloat16, repeats=1,
-                          text_layers=layers)  # fmt: skip
-            points[(layers, length)] = run["saved"]
-            seconds[(layers, length)] = run["runs"][0]["seconds_per_step"]
-            print(f"  [{variant}] T5 layers {layers}, {length} frames: saved {sum(run['saved'].values()) / GB:.2f}"
+            key = f"{variant} {layers} {length}"
+            if key not in stored:
+                run = measure("paper", variant, [1], length, torch.device("cpu"), torch.bfloat16, repeats=1,
+                              text_layers=layers)  # fmt: skip
+                stored[key] = {"saved": run["saved"], "seconds": run["runs"][0]["seconds_per_step"]}
+                if cache is not None:
+                    cache.write_text(json.dumps(stored))
+            points[(layers, length)] = stored[key]["saved"]
+            seconds[(layers, length)] = stored[key]["seconds"]
+            print(f"  [{variant}] T5 layers {layers}, {length} frames: saved {sum(points[(layers, length)].values()) / GB:.2f}"
                   f" GB, {seconds[(layers, length)]:.1f} s/step ({threads} threads)", flush=True)  # fmt: skip
     components = sorted({c for saved in points.values() for c in saved})
     saved = {c: max(0.0, _bilinear({k: v.get(c, 0) for k, v in points.items()}, depth, frames)) for c in components}
@@ -374,7 +383,7 @@ def largest_block_bytes(frames: int) -> float:
     config = SignLLMConfig.from_preset("paper").pose_config
     widths = [config.agcn_in_channels, *config.agcn_channels]
     layer = SignLLMAGCNLayer(widths[-2], widths[-1], torch.from_numpy(articulator_adjacency("face"))).train()
-    x = torch.randn(1, frames, 128, widths[-2], requires_grad=True)
+    x = torch.randn(1, 128, frames, widths[-2], requires_grad=True)  # joint-major (n, v, t, c)
     with SavedTensorLedger(layer) as book, torch.autocast("cpu", dtype=torch.bfloat16):
         y = layer(x)
     total = sum(book.breakdown().values())
@@ -413,6 +422,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--estimate", action="store_true", help="no GPU: estimate the paper preset from CPU runs")
     parser.add_argument("--estimate-frames", type=int, nargs=2, default=[100, 200])
     parser.add_argument("--estimate-layers", type=int, nargs=2, default=[1, 2])
+    parser.add_argument("--grid-cache", help="JSON file keeping the CPU grid measurements between runs")
     parser.add_argument("--output", help="also write the JSON summary here")
     args = parser.parse_args(argv)
 
@@ -428,7 +438,9 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"CPU estimate of the paper preset at {frames} frames (bf16 autocast, {threads} threads); every number "
               "below is an estimate, not a GPU measurement")  # fmt: skip
         variants = list(dict.fromkeys(["fp32-frozen", *args.variants]))  # the baseline is the calibration point
-        results = {v: estimate_variant(v, frames, args.estimate_frames, args.estimate_layers, threads) for v in variants}
+        cache = Path(args.grid_cache) if args.grid_cache else None
+        results = {v: estimate_variant(v, frames, args.estimate_frames, args.estimate_layers, threads, cache)
+                   for v in variants}  # fmt: skip
         block = largest_block_bytes(frames)
         for name, result in results.items():
             if VARIANTS[name]["checkpointing"]:
