@@ -44,11 +44,12 @@ class SignLLMPoseEncoderConfig(PretrainedConfig):
     r"""Pose backbone: per-articulator AGCN encoders → Linear → Conformer (architecture §3).
 
     Paper-preset widths (the defaults) were chosen with `tests/benchmarks/bench_backbones.py`: C_in 64 (AGCN
-    128/128/192/384), C 256, D 512 measure 26.3 GFLOPs per 24-frame clip = 0.548 GMACs per frame
-    (torch.utils.flop_counter; AGCN encoders 0.520, Conformer 0.028), 53.2 M parameters, against the paper's
-    "0.53 GFLOPs" read as MACs per frame; C_in 32 would give ~0.15. Dense features for a 500-frame sample, one
-    training step: 5.55 GiB (AGCN once + windowed Conformer) vs 46.8 GiB (whole backbone per window), 8.4x
-    (H200, torch.cuda.max_memory_allocated; paper 5.6 vs 29.6 GB).
+    128/128/192/384), C 256, D 512 measure 25.4 GFLOPs per 24-frame clip = 0.530 GMACs per frame
+    (torch.utils.flop_counter; AGCN encoders 0.502, Conformer 0.028; 0.548 before the graph conv aggregated joints
+    on its input channels, 2026-11-30), 53.2 M parameters, against the paper's "0.53 GFLOPs" read as MACs per
+    frame; C_in 32 would give ~0.15. Dense features for a 500-frame sample, one training step: 5.55 GiB (AGCN once
+    + windowed Conformer) vs 46.8 GiB (whole backbone per window), 8.4x (H200, torch.cuda.max_memory_allocated,
+    2026-11-26, before that change; paper 5.6 vs 29.6 GB).
 
     Args:
         num_coordinates (`int`, *optional*, defaults to 3): coordinates per keypoint (x, y, z).

@@ -27,7 +27,24 @@ Without a GPU (``--estimate``) the paper preset is measured on the CPU at 2 leng
 (1, 2 layers; full width) under bf16 autocast, each component extrapolated bilinearly to 500 frames and 24 + 24
 layers; static memory is exact. The backward pass's transient working set (activation gradients, temporaries) is not
 visible on the CPU: it is calibrated once against the H200 measurement of today's default (batch 1 29.74 GB,
-batch 2 38.25 GB peak, 2026-11-26) and applied to the other variants, which is the estimate's main uncertainty.
+batch 2 38.25 GB peak, 2026-11-26) and applied to the other variants (`predict_peaks`), which is the estimate's
+main uncertainty.
+
+Estimated 2026-11-30 (``--estimate --threads 2 --grid-cache …``, build machine, 2 shared cores; CPU estimates, not
+GPU measurements), paper preset, 500 frames, pose + lip features, 16-token prompt, 24-token target:
+
+* where today's 21.2 GB fixed goes: fp32 weights 12.2 GB (3.04 B parameters, 2.78 B of them the frozen Flan-T5),
+  gradients + AdamW state of the 256 M trainable parameters 3.1 GB, and bf16 copies of the frozen T5 weights that
+  autocast saves for backward — the CPU run saves two per adapted layer (10.9 GB: PEFT's DoRA runs the base matmul a
+  second time on the dropped-out input), the H200 fixed part implies one (5.5 GB); no optimizer state or gradient
+  exists for a frozen weight. Per sample (500 frames, bf16): AGCN 1.7 GB, pose and lip sliding Conformers 1.3 GB
+  each, T5 activations 1.4 GB, Perceiver 0.07 GB, loss 0.02 GB (the fp32 logits of 24 target tokens: 3 MB);
+  the H200 adds ~40 % on top (backward temporaries);
+* ``bf16-frozen``: weights 6.6 GB, no weight copies: fixed 10.2 GB + 8.3 GB per sample -> batch 4 ≈ 43 GB
+  (H200 today, measured: 55 GB; target ≤ 44 GB: met by the estimate, with little margin);
+* ``bf16-frozen+ckpt``: 0.3 GB kept per sample, one recomputed block at a time (the largest, the face AGCN layer
+  384 wide, holds 0.52 GB per sample): batch 4 ≈ 16-23 GB (target ≤ 22 GB: likely, not certain); one step costs
+  1.42x the time without checkpointing (CPU, paper widths with a 2-layer T5, 100 frames, alternating steps).
 """
 
 from __future__ import annotations
@@ -110,10 +127,10 @@ class SavedTensorLedger:
 
     A ``saved_tensors_hooks`` pack hook wraps every saved tensor with the module that saved it; wrappers of graphs
     that die during the forward (e.g. PEFT's DoRA weight-norm helper graph) are gone by the end, so only what
-    backward will read is counted. Storages are counted once; parameters are excluded. A saved tensor with the
-    shape of a weight of the saving module (or of its parent: PEFT's DoRA layer uses its base layer's weight) but
-    another storage is a *copy of that weight* (autocast's low-precision cast), reported apart (frozen /
-    trainable) because it does not grow with the batch. Inside activation-checkpointed layers torch's own hook
+    backward will read is counted. Storages are counted once; parameters are excluded. A saved 2-D tensor with the
+    shape of a weight near the saving module (see `_weight_copy_of`) but another storage is a *copy of that
+    weight* (autocast's low-precision cast), reported apart (frozen / trainable) because it does not grow with the
+    batch. Inside activation-checkpointed layers torch's own hook
     takes over (nothing is kept); their inputs, which the checkpoint keeps, are added.
     """
 
@@ -153,14 +170,16 @@ class SavedTensorLedger:
             handle.remove()
 
     def _weight_copy_of(self, tensor: torch.Tensor) -> nn.Parameter | None:
-        """The weight of the saving module (or its parent) that ``tensor`` is a copy of, if any."""
+        """The weight (of the saving module's grandparent, which holds its siblings: PEFT's DoRA layer
+        ``q.lora_magnitude_vector.default`` multiplies by ``q.base_layer.weight``) that ``tensor`` is a copy of."""
         if not self.stack or tensor.dim() != 2 or not tensor.is_floating_point():
             return None
-        name = self.stack[-1]
-        owner = self.modules[name.rsplit(".", 1)[0] if "." in name else ""]
-        for parameter in owner.parameters():
-            if parameter.dim() == 2 and tuple(tensor.shape) in (tuple(parameter.shape), tuple(parameter.shape[::-1])):
-                return parameter
+        parts = self.stack[-1].split(".")
+        owners = [".".join(parts[:-up]) for up in (1, 2) if len(parts) > up]  # parent, grandparent; never the root
+        for owner in owners:
+            for parameter in self.modules[owner].parameters():
+                if parameter.dim() == 2 and tuple(tensor.shape) in (tuple(parameter.shape), tuple(parameter.shape[::-1])):
+                    return parameter
         return None
 
     def _pack(self, tensor: torch.Tensor) -> _Saved:
@@ -343,34 +362,63 @@ def estimate_variant(
 
 
 def predict_peaks(results: dict[str, dict], batch_sizes: list[int]) -> dict[str, dict]:
-    """Peak GPU memory per batch size: static + batch-independent copies + batch × per-sample saved + the backward
-    transient calibrated on the H200 baseline (fixed part, and per sample as a fraction of the saved tensors);
-    a checkpointed variant adds, per sample, the largest block it recomputes."""
+    """GPU peak per batch size from the CPU accounting, anchored on the H200 measurement of today's default.
+
+    ``fixed`` = static memory + the batch-independent weight copies; ``per sample`` = the saved tensors, plus the
+    backward pass's transient working set. The H200 baseline fixes two numbers the CPU cannot see: its fixed part
+    is ``Δ`` below the CPU accounting (attributed to the frozen-weight copies — the CPU saves two bf16 copies of every
+    frozen base weight, DoRA's extra matmul being the second — so a variant without such copies gets no ``Δ``), and
+    its per-sample part is ``(1 + r)`` times the accounted saved tensors (``r``: transient + device differences).
+    A checkpointed variant keeps almost nothing per sample but recomputes one block at a time; its per-sample cost is
+    given as a range: low = kept·(1 + r) + 2 × the largest block (its activations and their gradients), high =
+    kept·(1 + r) + the largest block + ``r`` × what the same model without checkpointing saves."""
     base = results["fp32-frozen"]
     base_ps, base_fixed_saved = per_sample_and_fixed(base)
-    base_fixed = sum(base["static"].values()) + base_fixed_saved
     h200 = H200_BASELINE["peak_gb"]
     measured_ps = (h200[2] - h200[1]) * GB
     measured_fixed = h200[1] * GB - measured_ps
-    transient_fixed = measured_fixed - base_fixed
-    transient_ratio = (measured_ps - sum(base_ps.values())) / sum(base_ps.values())
-    out = {}
+    delta = measured_fixed - (sum(base["static"].values()) + base_fixed_saved)
+    ratio = (measured_ps - sum(base_ps.values())) / sum(base_ps.values())
+    out = {"calibration": {"fixed_delta_gb": delta / GB, "per_sample_ratio": ratio}}
     for name, result in results.items():
-        per_sample, fixed_saved = per_sample_and_fixed(result)
-        saved_ps = sum(per_sample.values())
-        uncheckpointed = results.get(name.removesuffix("+ckpt"), result)
-        reference_ps = sum(per_sample_and_fixed(uncheckpointed)[0].values())
-        transient_ps = transient_ratio * reference_ps
+        per_sample, _ = per_sample_and_fixed(result)
+        saved = result["saved"]
+        frozen_copies = saved.get("copies of frozen weights", 0.0)
+        fixed = sum(result["static"].values()) + saved.get("copies of trainable weights", 0.0)
+        fixed += max(0.0, frozen_copies + delta) if frozen_copies > 0 else 0.0
+        kept = sum(per_sample.values()) * (1 + ratio)
         if VARIANTS[name]["checkpointing"]:
-            transient_ps += result.get("largest_recomputed_block_bytes", 0.0)
-        fixed = sum(result["static"].values()) + fixed_saved + transient_fixed
-        out[name] = {
-            "fixed_gb": fixed / GB, "per_sample_gb": (saved_ps + transient_ps) / GB,
-            "peak_gb": {b: (fixed + b * (saved_ps + transient_ps)) / GB for b in batch_sizes},
-            "saved_per_sample_gb": saved_ps / GB, "transient_per_sample_gb": transient_ps / GB,
-        }  # fmt: skip
-    out["calibration"] = {"transient_fixed_gb": transient_fixed / GB, "transient_per_sample_ratio": transient_ratio}
+            block = result.get("largest_recomputed_block_bytes", 0.0)
+            reference = sum(per_sample_and_fixed(results[name.removesuffix("+ckpt")])[0].values())
+            low, high = kept + 2 * block, kept + block + ratio * reference
+        else:
+            low = high = kept
+        out[name] = {"fixed_gb": fixed / GB, "per_sample_gb": (low / GB, high / GB),
+                     "peak_gb": {b: ((fixed + b * low) / GB, (fixed + b * high) / GB) for b in batch_sizes}}  # fmt: skip
     return out
+
+
+def checkpointing_cost(frames: int, rounds: int, text_layers: int = 2) -> dict[str, float]:
+    """Seconds per training step with and without checkpointing at the paper widths (a ``text_layers``-layer T5,
+    ``frames``-frame windows, batch 1, bf16 autocast, frozen weights in bf16), steps alternating so a changing CPU
+    load hits both alike; best of ``rounds``."""
+    device = torch.device("cpu")
+    models = {}
+    for variant in ("bf16-frozen", "bf16-frozen+ckpt"):
+        torch.manual_seed(0)
+        model = build_model("paper", frames, device, variant, text_layers).train()
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+        models[variant] = (model, optimizer, make_batch(model.config, 1, frames, device))
+    best = dict.fromkeys(models, float("inf"))
+    for _ in range(rounds + 1):  # the first round warms up
+        for variant, (model, optimizer, batch) in models.items():
+            seconds = training_step(model, batch, optimizer, torch.bfloat16)[0]
+            best[variant] = min(best[variant], seconds) if _ else best[variant]
+    cost = best["bf16-frozen+ckpt"] / best["bf16-frozen"]
+    print(f"\ncheckpointing cost (CPU, paper widths, {text_layers}-layer T5, {frames} frames, batch 1, best of {rounds} "
+          f"alternating steps): {best['bf16-frozen']:.2f} s -> {best['bf16-frozen+ckpt']:.2f} s per step "
+          f"(x{cost:.2f}; recomputing every block is one more forward: x4/3 at most)")  # fmt: skip
+    return {"seconds_per_step": best, "ratio": cost, "frames": frames, "text_layers": text_layers}
 
 
 def largest_block_bytes(frames: int) -> float:
@@ -423,6 +471,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--estimate-frames", type=int, nargs=2, default=[100, 200])
     parser.add_argument("--estimate-layers", type=int, nargs=2, default=[1, 2])
     parser.add_argument("--grid-cache", help="JSON file keeping the CPU grid measurements between runs")
+    parser.add_argument("--cost-frames", type=int, default=100, help="window length of the checkpointing-cost run")
+    parser.add_argument("--cost-rounds", type=int, default=3)
     parser.add_argument("--output", help="also write the JSON summary here")
     args = parser.parse_args(argv)
 
@@ -449,18 +499,21 @@ def main(argv: list[str] | None = None) -> dict:
         print_breakdown(results, f"static memory and saved tensors, paper preset, {frames} frames (CPU estimate)")
         summary = {"mode": "cpu-estimate", "frames": frames, "threads": threads, "results": results,
                    "predicted": predicted, "h200_baseline": H200_BASELINE}  # fmt: skip
-        print(f"\npredicted GPU peak (GB; transient calibrated on the H200 baseline of {H200_BASELINE['date']}: "
-              f"{predicted['calibration']['transient_fixed_gb']:.2f} GB fixed, "
-              f"{predicted['calibration']['transient_per_sample_ratio']:.2f} x saved per sample)")  # fmt: skip
+        calibration = predicted["calibration"]
+        print(f"\npredicted GPU peak, GB (CPU accounting anchored on the H200 measurement of {H200_BASELINE['date']}: "
+              f"fixed part {calibration['fixed_delta_gb']:+.2f} GB where frozen-weight copies exist, per sample "
+              f"x{1 + calibration['per_sample_ratio']:.2f}; see predict_peaks)")  # fmt: skip
         for name in results:
             p = predicted[name]
-            peaks = "  ".join(f"batch {b}: {v:6.2f}" for b, v in p["peak_gb"].items())
-            print(f"  {name:18s} fixed {p['fixed_gb']:6.2f} + {p['per_sample_gb']:5.2f}/sample -> {peaks}")
+
+            def span(pair) -> str:
+                return f"{pair[0]:6.2f}" if abs(pair[0] - pair[1]) < 0.005 else f"{pair[0]:.2f}-{pair[1]:.2f}"
+
+            peaks = "  ".join(f"batch {b}: {span(v)}" for b, v in p["peak_gb"].items())
+            print(f"  {name:18s} fixed {p['fixed_gb']:6.2f} + {span(p['per_sample_gb'])}/sample -> {peaks}")
         print(f"  H200 measured ({H200_BASELINE['date']}, fp32-frozen): batch 1 {H200_BASELINE['peak_gb'][1]}, "
               f"batch 2 {H200_BASELINE['peak_gb'][2]}; targets: batch 4 <= 44 GB, <= 22 GB with checkpointing")
-        print("\nCPU seconds per step at the grid points (throughput cost of checkpointing, same run):")
-        for name, result in results.items():
-            print(f"  {name:18s} " + "  ".join(f"{k}: {v:.1f}s" for k, v in result["grid_seconds_per_step"].items()))
+        summary["checkpointing_cost"] = checkpointing_cost(args.cost_frames, args.cost_rounds)
     else:
         frames = args.frames or SignLLMConfig.from_preset(args.preset).num_frames
         dtype = {"bf16": torch.bfloat16, "fp32": None}[args.dtype or ("bf16" if device.type == "cuda" else "fp32")]
