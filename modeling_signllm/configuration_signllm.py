@@ -11,6 +11,7 @@ from typing import Any
 from transformers import CONFIG_MAPPING, PretrainedConfig
 
 TASKS = ("slt", "ssa")
+FROZEN_WEIGHTS_DTYPES = (None, "bfloat16", "float16")
 TASK_TO_ID = {task: index for index, task in enumerate(TASKS)}
 
 FLAN_T5_XL = {  # google/flan-t5-xl config.json, so the paper preset builds without downloading anything
@@ -43,11 +44,12 @@ class SignLLMPoseEncoderConfig(PretrainedConfig):
     r"""Pose backbone: per-articulator AGCN encoders → Linear → Conformer (architecture §3).
 
     Paper-preset widths (the defaults) were chosen with `tests/benchmarks/bench_backbones.py`: C_in 64 (AGCN
-    128/128/192/384), C 256, D 512 measure 26.3 GFLOPs per 24-frame clip = 0.548 GMACs per frame
-    (torch.utils.flop_counter; AGCN encoders 0.520, Conformer 0.028), 53.2 M parameters, against the paper's
-    "0.53 GFLOPs" read as MACs per frame; C_in 32 would give ~0.15. Dense features for a 500-frame sample, one
-    training step: 5.55 GiB (AGCN once + windowed Conformer) vs 46.8 GiB (whole backbone per window), 8.4x
-    (H200, torch.cuda.max_memory_allocated; paper 5.6 vs 29.6 GB).
+    128/128/192/384), C 256, D 512 measure 25.4 GFLOPs per 24-frame clip = 0.530 GMACs per frame
+    (torch.utils.flop_counter; AGCN encoders 0.502, Conformer 0.028; 0.548 before the graph conv aggregated joints
+    on its input channels, 2026-11-30), 53.2 M parameters, against the paper's "0.53 GFLOPs" read as MACs per
+    frame; C_in 32 would give ~0.15. Dense features for a 500-frame sample, one training step: 5.55 GiB (AGCN once
+    + windowed Conformer) vs 46.8 GiB (whole backbone per window), 8.4x (H200, torch.cuda.max_memory_allocated,
+    2026-11-26, before that change; paper 5.6 vs 29.6 GB).
 
     Args:
         num_coordinates (`int`, *optional*, defaults to 3): coordinates per keypoint (x, y, z).
@@ -312,6 +314,12 @@ class SignLLMConfig(PretrainedConfig):
             processor by the training recipe; `{start}` / `{end}` receive the prior's frame indices as the
             processor writes SSA targets (3 digits, the tokenizer's digit separator).
         freeze_backbones (`bool`, *optional*, defaults to `False`): curriculum stage 1 freezes pose + lip backbones.
+        frozen_weights_dtype (`str`, *optional*): `"bfloat16"` or `"float16"` holds the weights that never train (the
+            base LM under DoRA and the lip reader) in that dtype once
+            [`~SignLLMForConditionalGeneration.cast_frozen_weights`] runs (the SLT recipe calls it): half their
+            memory, and no low-precision copy of them is saved for backward under autocast. `float16` keeps
+            Flan-T5's `wo` in fp32 (transformers' `_keep_in_fp32_modules`); bf16 needs no exception (Flan-T5 was
+            trained in bf16). Use it with bf16 / fp16 mixed precision. `None` (default) keeps them as loaded [ours].
 
     Example:
 
@@ -355,6 +363,7 @@ class SignLLMConfig(PretrainedConfig):
         ssa_prompt: str = "Align the subtitle to the signing: {subtitle}",
         ssa_prior_template: str = " Prior: {start} {end}",
         freeze_backbones: bool = False,
+        frozen_weights_dtype: str | None = None,
         initializer_range: float = 0.02,
         **kwargs,
     ):
@@ -388,6 +397,8 @@ class SignLLMConfig(PretrainedConfig):
         self.ssa_prompt = ssa_prompt
         self.ssa_prior_template = ssa_prior_template
         self.freeze_backbones = freeze_backbones
+        _check_choice("frozen_weights_dtype", frozen_weights_dtype, FROZEN_WEIGHTS_DTYPES)
+        self.frozen_weights_dtype = frozen_weights_dtype
         self.initializer_range = initializer_range
         if self.pose_config.clip_stride != self.lip_config.clip_stride:
             raise ValueError("pose_config.clip_stride and lip_config.clip_stride must match (features are fused).")

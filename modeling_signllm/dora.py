@@ -7,6 +7,7 @@ the import is guarded so a merged checkpoint loads where peft is not installed.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 from torch import nn
@@ -73,3 +74,33 @@ def unwrap(language_model: nn.Module) -> nn.Module:
 def count_adapter_parameters(module: nn.Module) -> int:
     """Parameters that belong to the adapters (``lora_A``, ``lora_B``, DoRA magnitude vectors)."""
     return sum(p.numel() for name, p in module.named_parameters() if "lora_" in name)
+
+
+def set_adapter_input_casting(language_model: nn.Module, enabled: bool) -> dict[str, bool]:
+    """Switch PEFT's casting of adapter-layer inputs to the adapter dtype; returns the previous flags by name.
+
+    Off is for low-precision frozen weights under autocast: PEFT's cast would turn a bf16 activation into fp32, and
+    DoRA's extra base matmul (with adapter dropout) would then save a bf16 *copy* of the frozen weight for backward
+    instead of the weight itself; autocast does the casting. No-op (empty dict) when no adapters are applied.
+    """
+    if not is_dora_applied(language_model):
+        return {}
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    previous = {}
+    for name, module in language_model.named_modules():
+        if isinstance(module, BaseTunerLayer):
+            previous[name] = getattr(module, "cast_input_dtype_enabled", True)
+            module.cast_input_dtype_enabled = enabled
+    return previous
+
+
+@contextlib.contextmanager
+def adapter_input_casting(language_model: nn.Module, enabled: bool):
+    """`set_adapter_input_casting` for the duration of a block, then the previous flags back."""
+    previous = set_adapter_input_casting(language_model, enabled)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            language_model.get_submodule(name).cast_input_dtype_enabled = value

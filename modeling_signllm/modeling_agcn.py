@@ -1,12 +1,20 @@
 """Adaptive graph convolution (2s-AGCN, Shi et al. 2019) units and the per-articulator encoder (architecture §3).
 
-Activations use a frame-major, channels-last layout ``(n, t, v, c)``: every channel mix is one GEMM over
-contiguous rows, the temporal conv runs as a channels-last ``conv2d`` (oneDNN) on a free view, and the final
-flatten over joints is a free view. The graph conv first mixes channels for all 3 adjacency subsets in one Linear
-``c → k·o`` and then aggregates joints *and* subsets in one batched matmul with the ``(w, v·k)`` graph, so there is
-no per-subset loop and no transpose of the activations.
+Inside the encoder, activations use a joint-major, channels-last layout ``(n, v, t, c)``: each joint's time series
+is contiguous, so every operation is one large GEMM or a free view, with no per-frame loop and no copy:
 
-Axis legend: n batch (× articulators sharing an encoder), t frames, v / w joints, c / o channels, k subsets.
+* the graph conv aggregates joints first, ``z_k = (A_k + B_k + C_k)ᵀ x`` for the 3 subsets in one GEMM per sample
+  (``(k·w, v) @ (v, t·c)``), then mixes channels, ``y = Σ_k z_k W_k``, accumulated in place. Aggregating on the
+  ``c_in`` input channels instead of the ``c_out`` outputs costs ``c_in / c_out`` of the graph FLOPs (the paper's
+  layers widen: 64 → 128 → 128 → 192 → 384) and keeps ``3·c_in`` instead of ``3·c_out`` values per joint and
+  frame for backward;
+* the data-dependent graph ``C_k = softmax(θᵀφ)`` takes θ and φ from one transposed GEMM whose output is already
+  ``(θ|φ, k, e, n, v, t)``, so the similarity over (t, e) is a batched matmul on free views;
+* the temporal conv is a channels-last ``conv2d`` (oneDNN) with a ``(1, K)`` kernel on the free ``(n, c, v, t)``
+  view; the encoder's flatten over joints is the only transpose (one per encoder).
+
+Axis legend: n batch (× articulators sharing an encoder), t frames, v / w joints, c / o channels, k subsets,
+e graph-embedding channels.
 """
 
 from __future__ import annotations
@@ -16,16 +24,22 @@ import itertools
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers.modeling_layers import GradientCheckpointingLayer
 
-from .modeling_conformer import _checkpoint_function
+from .modeling_conformer import RecomputeSafeBatchNorm1d
 
 
 def _masked_frames(x: torch.Tensor, frame_mask: torch.Tensor | None) -> torch.Tensor:
-    """Zero padded frames of ``x (n, t, v, c)``; ``frame_mask (n, t)`` float 1 = valid, ``None`` = all valid."""
-    return x if frame_mask is None else x * frame_mask[:, :, None, None]
+    """Zero padded frames of ``x (n, v, t, c)``; ``frame_mask (n, t)`` float 1 = valid, ``None`` = all valid."""
+    return x if frame_mask is None else x * frame_mask[:, None, :, None]
 
 
-class _ChannelsLastBatchNorm(nn.BatchNorm1d):
+def _inplace_ok(*tensors: torch.Tensor) -> bool:
+    """In-place updates are safe when autograd is not recording through these tensors (eval / no_grad)."""
+    return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
+
+
+class _ChannelsLastBatchNorm(RecomputeSafeBatchNorm1d):
     """BatchNorm over the last axis of any ``(..., c)`` tensor."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -60,9 +74,9 @@ class SignLLMAdaptiveGraphConv(nn.Module):
 
     ``A_k`` is the fixed normalised partition, ``B_k`` a learned offset (init ≈ 0), ``C_k = softmax_v(θ(x)ᵀφ(x))``
     the data-dependent graph, computed from all valid frames of the sample (padded frames are excluded from the
-    sum and the scale, so padding does not change it). ``y_w = Σ_k Σ_v (A_k + B_k + C_k)[v, w] · W_k x_v``.
-    ``(n, t, v, c_in) → (n, t, v, c_out)`` (before the residual). The per-subset conv biases of 2s-AGCN are dropped:
-    the BatchNorm right after has its own shift.
+    sum and the scale, so padding does not change it). ``y_w = Σ_k W_k Σ_v (A_k + B_k + C_k)[v, w] · x_v`` (the
+    joint sum first, see the module docstring). ``(n, v, t, c_in) → (n, v, t, c_out)`` (before the residual). The
+    per-subset conv biases of 2s-AGCN are dropped: the BatchNorm right after has its own shift.
     """
 
     def __init__(self, in_channels: int, out_channels: int, adjacency: torch.Tensor, embedding_ratio: int = 4):
@@ -71,7 +85,10 @@ class SignLLMAdaptiveGraphConv(nn.Module):
         self.num_subsets = num_subsets
         self.out_channels = out_channels
         self.embed_channels = max(1, out_channels // embedding_ratio)
-        self.register_buffer("adjacency", adjacency.clone().float(), persistent=False)
+        # A_k is not a weight: a non-persistent buffer (not in checkpoints), refilled from this CPU copy by the
+        # model's `_init_weights` after meta-device loading
+        self._partition = adjacency.detach().to("cpu", torch.float32).clone()
+        self.register_buffer("adjacency", self._partition.clone(), persistent=False)
         self.graph_offset = nn.Parameter(torch.full((num_subsets, num_joints, num_joints), 1e-6))
         # θ and φ of all subsets in one Linear: c_in → (2, k, e)
         self.embed = nn.Linear(in_channels, 2 * num_subsets * self.embed_channels)
@@ -81,48 +98,42 @@ class SignLLMAdaptiveGraphConv(nn.Module):
 
     def data_graph(self, x: torch.Tensor, frame_mask: torch.Tensor | None) -> torch.Tensor:
         """``C_k``: ``(n, k, v, w)`` softmax-normalised over the source joint v (2s-AGCN ``dim=-2``)."""
-        n, t, v, _ = x.shape
+        n, v, t, c = x.shape
         k, e = self.num_subsets, self.embed_channels
-        embedded = _masked_frames(self.embed(x), frame_mask).view(n, t, v, 2, k, e)
-        embedded = embedded.permute(3, 0, 4, 2, 1, 5).reshape(2, n, k, v, t * e)  # (θ|φ, n, k, v, t·e)
+        # one GEMM for θ and φ of every subset and sample, laid out (θ|φ, k, e, n, v, t): no transpose needed
+        embedded = torch.mm(self.embed.weight, x.reshape(n * v * t, c).t())
+        embedded = embedded.view(2, k, e, n, v, t)
+        bias = self.embed.bias.view(2, k, e, 1, 1, 1)
+        embedded = embedded.add_(bias) if _inplace_ok(embedded, bias) else embedded + bias
+        if frame_mask is not None:  # padded frames contribute nothing (not even the bias)
+            embedded = embedded * frame_mask[:, None, :]
+        theta, phi = embedded[0].reshape(k * e * n, v, t), embedded[1].reshape(k * e * n, v, t)
+        similarity = torch.bmm(theta, phi.transpose(1, 2)).view(k, e, n, v, v).sum(1).transpose(0, 1)
         valid_frames = torch.full((n,), float(t), device=x.device) if frame_mask is None else frame_mask.sum(1)
         scale = 1.0 / (e * valid_frames.clamp_min(1.0))  # 2s-AGCN divides by e·t; only valid frames count
-        similarity = torch.matmul(embedded[0], embedded[1].transpose(-1, -2)) * scale[:, None, None, None]
-        return similarity.softmax(dim=-2)
+        # in the activations' dtype: an fp32 scale would promote a bf16 / fp16 model's graph to fp32
+        return (similarity * scale.to(similarity.dtype)[:, None, None, None]).softmax(dim=-2)
 
     def forward(self, x: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
-        n, t, v, _ = x.shape
+        n, v, t, c = x.shape
         k, o = self.num_subsets, self.out_channels
         graph = self.adjacency.to(self.graph_offset) + self.graph_offset + self.data_graph(x, frame_mask)  # (n, k, v, w)
-        graph = graph.permute(0, 3, 2, 1).reshape(n, 1, v, v * k)  # (n, 1, w, (v k))
+        # joints first: z[n, k, w, (t c)] = Σ_v graph[n, k, v, w] · x[n, v, (t c)], one GEMM per sample
+        aggregated = torch.bmm(graph.transpose(2, 3).reshape(n, k * v, v), x.reshape(n, v, t * c))
+        aggregated = aggregated.view(n, k, v * t, c)
+        weight = self.project.weight.view(k, o, c)
         folded = self.batch_norm.folded()
+        if folded is not None:  # eval: BN scale folded into W_k, its shift added at the end
+            weight = weight * folded[0][:, None]
+        # channels: y = Σ_k z_k W_kᵀ, accumulated in place (the GEMMs' backward does not need their output; an
+        # out-of-place baddbmm would first copy y, one more pass over the layer's output per subset)
+        y = torch.matmul(aggregated[:, 0], weight[0].t())
+        for subset in range(1, k):  # in-place ops are not autocast: operands in y's dtype (a no-op in fp32)
+            y.baddbmm_(aggregated[:, subset].to(y.dtype), weight[subset].t().to(y.dtype).expand(n, c, o))
+        y = y.view(n, v, t, o)
         if folded is None:
-            mixed = self.project(x).view(n, t, v * k, o)  # ((v k), o) rows per frame
-            return self.batch_norm(_graph_matmul(graph, mixed))  # (n, t, w, o)
-        # eval: BN scale folded into W_k, its shift added after the graph matmul
-        scale, shift = folded
-        mixed = F.linear(x, self.project.weight * scale.repeat(k)[:, None]).view(n, t, v * k, o)
-        return _graph_matmul(graph, mixed).add_(shift)
-
-
-#: below this many output channels the graph matmul folds time into the GEMM columns (see `_graph_matmul`)
-NARROW_GRAPH_CHANNELS = 128
-
-
-def _graph_matmul(graph: torch.Tensor, mixed: torch.Tensor) -> torch.Tensor:
-    """``graph (n, 1, w, u) @ mixed (n, t, u, o)`` → ``(n, t, w, o)``, contiguous.
-
-    The frame-major broadcast matmul materialises the graph once per frame; that is cheap next to wide layers
-    (o ≥ 128, the paper's widths) but dominates narrow ones (tiny presets, the demo). For narrow layers the frames
-    are folded into the columns instead — one ``(w, u) @ (u, t·o)`` GEMM per sample, about 10× faster on CPU at
-    o = 8 (measured: 4 × 48 frames, 128 face joints: 128 ms → 13 ms forward + backward); the result is the same.
-    """
-    n, t, u, o = mixed.shape
-    if o >= NARROW_GRAPH_CHANNELS:
-        return torch.matmul(graph, mixed)
-    w = graph.shape[2]
-    columns = mixed.permute(0, 2, 1, 3).reshape(n, u, t * o)
-    return torch.matmul(graph[:, 0], columns).view(n, w, t, o).permute(0, 2, 1, 3).contiguous()
+            return self.batch_norm(y)
+        return y.add_(folded[1]) if _inplace_ok(y) else y + folded[1]
 
 
 class SignLLMSqueezeExcitation(nn.Module):
@@ -134,45 +145,55 @@ class SignLLMSqueezeExcitation(nn.Module):
         self.fc_excite = nn.Linear(max(1, channels // 2), channels)
 
     def forward(self, y: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
-        v = y.shape[2]
+        """``y (n, v, t, c)`` → same shape."""
+        v = y.shape[1]
         if frame_mask is None:
             squeezed = y.mean(dim=(1, 2))
         else:
-            total = torch.einsum("ntvc,nt->nc", y, frame_mask)
+            total = torch.einsum("nvtc,nt->nc", y, frame_mask)
             squeezed = total / (v * frame_mask.sum(1, keepdim=True).clamp_min(1.0))
-        scale = torch.sigmoid(self.fc_excite(F.relu(self.fc_squeeze(squeezed))))
-        return y * (1.0 + scale[:, None, None, :])
+        scale = torch.sigmoid(self.fc_excite(F.relu(self.fc_squeeze(squeezed))))[:, None, None, :]
+        return y.mul_(1.0 + scale) if _inplace_ok(y, scale) else y * (1.0 + scale)
 
 
 class SignLLMTemporalConv(nn.Module):
-    """Temporal conv (kernel k, same padding, stride 1) per joint + BN on channels-last ``(n, t, v, c)``."""
+    """Temporal conv (kernel k, same padding, stride 1) per joint + BN on joint-major ``(n, v, t, c)``.
+
+    The weight keeps the 2s-AGCN shape ``(o, c, k, 1)`` (checkpoints are unchanged); it runs transposed, as a
+    ``(1, k)`` kernel over the frames of the ``(n, c, v, t)`` channels-last view.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 7):
         super().__init__()
         if kernel_size % 2 == 0:
             raise ValueError(f"temporal_kernel_size must be odd (same padding), got {kernel_size}.")
         self.conv = nn.Conv2d(in_channels, out_channels, (kernel_size, 1), padding=(kernel_size // 2, 0))
-        self.conv.weight.data = self.conv.weight.data.contiguous(memory_format=torch.channels_last)
         self.batch_norm = _ChannelsLastBatchNorm(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # (n, t, v, c) viewed as NCHW (n, c, t, v) is already channels-last: oneDNN runs it without copies
+        # (n, v, t, c) viewed as NCHW (n, c, v, t) is already channels-last: oneDNN runs it without copies
         x = x.permute(0, 3, 1, 2)
+        # (o, c, k, 1) → (o, c, 1, k); contiguous: torch's non-oneDNN conv backward needs a contiguous weight
+        weight, bias = self.conv.weight.transpose(2, 3).contiguous(), self.conv.bias
+        padding = (0, self.conv.padding[0])
         folded = self.batch_norm.folded()
         if folded is None:
-            return self.batch_norm(self.conv(x).permute(0, 2, 3, 1))
+            return self.batch_norm(F.conv2d(x, weight, bias, padding=padding).permute(0, 2, 3, 1))
         # eval: fold the BN into the conv (exact), saving one full pass over the activations
         scale, shift = folded
-        weight = self.conv.weight * scale[:, None, None, None]
-        return F.conv2d(x, weight, self.conv.bias * scale + shift, padding=self.conv.padding).permute(0, 2, 3, 1)
+        weight = weight * scale[:, None, None, None]
+        return F.conv2d(x, weight, bias * scale + shift, padding=padding).permute(0, 2, 3, 1)
 
 
-class SignLLMAGCNLayer(nn.Module):
+class SignLLMAGCNLayer(GradientCheckpointingLayer):
     """One AGCN unit: graph conv + BN + residual → ReLU → SE → temporal conv + BN → + residual → ReLU.
+
+    A [`~transformers.modeling_layers.GradientCheckpointingLayer`]: ``model.gradient_checkpointing_enable()``
+    recomputes it in the backward pass (the AGCN activations are the largest part of a sample's training memory).
 
     The residual projection (1×1 conv + BN when the widths differ) is shared by the graph-conv and unit
     residuals (2s-AGCN has two identical-shaped ones) [ours: saves one GEMM per layer].
-    ``(n, t, v, c_in)`` → ``(n, t, v, c_out)``; padded frames are zeroed before the temporal conv.
+    ``(n, v, t, c_in)`` → ``(n, v, t, c_out)`` (joint-major); padded frames are zeroed before the temporal conv.
     """
 
     def __init__(
@@ -238,7 +259,6 @@ class SignLLMArticulatorEncoder(nn.Module):
             SignLLMAGCNLayer(c_in, c_out, adjacency, temporal_kernel_size, embedding_ratio)
             for c_in, c_out in itertools.pairwise(widths)
         )
-        self.gradient_checkpointing = False  # AGCN activations dominate training memory (see the benchmark)
         aggregated = self.num_joints * widths[-1] if joint_aggregation == "flatten" else widths[-1]
         self.output_projection = nn.Linear(aggregated, hidden_size)
 
@@ -250,16 +270,14 @@ class SignLLMArticulatorEncoder(nn.Module):
         frames = frame_mask.to(values.dtype)
         # all-valid batches skip every frame-masking pass
         layer_mask = None if bool(frame_mask.all()) else frames
-        # invalid joints carry zero features (not the input bias), so missing hands read as "nothing there"
-        x = self.input_projection(values) * joint_valid[..., None]  # (n, t, v, C_in)
+        # joint-major from here on; invalid joints carry zero features (not the input bias), so missing hands read
+        # as "nothing there"
+        x = self.input_projection(values.transpose(1, 2)) * joint_valid.transpose(1, 2)[..., None]  # (n, v, t, C_in)
         for layer in self.layers:
-            if self.gradient_checkpointing and self.training:
-                x = _checkpoint_function(self)(layer, x, layer_mask)
-            else:
-                x = layer(x, layer_mask)
+            x = layer(x, layer_mask)  # checkpointed when gradient checkpointing is enabled
         if self.joint_aggregation == "flatten":
-            pooled = x.reshape(n, t, -1)  # (n, t, v·c): free view in the frame-major layout
+            pooled = x.transpose(1, 2).reshape(n, t, -1)  # (n, t, v·c): the encoder's one transpose
         else:
-            pooled = x.mean(dim=2)
+            pooled = x.mean(dim=1)
         out = self.output_projection(pooled)
         return out if layer_mask is None else out * frames[..., None]

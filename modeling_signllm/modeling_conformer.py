@@ -8,19 +8,61 @@ Axis legend: b batch, t frames, d width, h heads.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import math
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
-import torch.utils.checkpoint
 from torch import nn
+from transformers.modeling_layers import GradientCheckpointingLayer
+
+_RECOMPUTING = contextvars.ContextVar("signllm_checkpoint_recompute", default=False)
 
 
-def _checkpoint_function(module: nn.Module):
-    """The checkpoint function set by transformers' ``gradient_checkpointing_enable``, else non-reentrant torch's."""
-    default = functools.partial(torch.utils.checkpoint.checkpoint, use_reentrant=False)
-    return getattr(module, "_gradient_checkpointing_func", default)
+@contextlib.contextmanager
+def _recomputing() -> Iterator[None]:
+    token = _RECOMPUTING.set(True)
+    try:
+        yield
+    finally:
+        _RECOMPUTING.reset(token)
+
+
+def _recompute_context() -> tuple[contextlib.AbstractContextManager, contextlib.AbstractContextManager]:
+    """``context_fn`` for ``torch.utils.checkpoint``: nothing around the forward, the recompute flag around the
+    recomputation."""
+    return contextlib.nullcontext(), _recomputing()
+
+
+def checkpoint_keeping_running_stats(checkpoint_function: Callable) -> Callable:
+    """Wrap a (non-reentrant) checkpoint function so BatchNorm running statistics update once per step.
+
+    Activation checkpointing runs a layer's forward twice; a BatchNorm in training mode would fold the batch
+    statistics into its running mean / variance on both runs (momentum 0.1 applied twice), so the eval-mode model
+    would differ from the one trained without checkpointing. The recomputation runs under a flag that
+    [`RecomputeSafeBatchNorm1d`] reads: it normalises with the batch statistics and leaves the running ones alone.
+    Only ``functools.partial(checkpoint, use_reentrant=False, ...)`` (what transformers builds by default) is
+    wrapped; reentrant checkpointing and a caller's own ``context_fn`` are returned unchanged.
+    """
+    keywords = getattr(checkpoint_function, "keywords", None) or {}
+    if keywords.get("use_reentrant") is not False or "context_fn" in keywords:
+        return checkpoint_function
+    return functools.partial(checkpoint_function, context_fn=_recompute_context)
+
+
+class RecomputeSafeBatchNorm1d(nn.BatchNorm1d):
+    """``nn.BatchNorm1d`` (same parameters and buffers) that does not update its running statistics while an
+    activation-checkpointed layer is recomputed (see [`checkpoint_keeping_running_stats`])."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and _RECOMPUTING.get():
+            # batch statistics as in the first run; momentum 0 leaves the running ones as they are (passing them
+            # keeps the saved tensors identical to the first run, which non-reentrant checkpointing checks)
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, True, 0.0, self.eps)
+        return super().forward(x)
 
 
 def _lengths_to_padding_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
@@ -95,7 +137,7 @@ class SignLLMConformerConvModule(nn.Module):
         self.layer_norm = nn.LayerNorm(hidden_size, eps=eps)
         self.pointwise_in = nn.Linear(hidden_size, 2 * inner)
         self.depthwise = nn.Conv2d(inner, inner, (kernel_size, 1), padding=(kernel_size // 2, 0), groups=inner)
-        self.batch_norm = nn.BatchNorm1d(inner)
+        self.batch_norm = RecomputeSafeBatchNorm1d(inner)
         self.pointwise_out = nn.Linear(inner, hidden_size)
         self.dropout = nn.Dropout(dropout)
 
@@ -119,8 +161,12 @@ class SignLLMConformerConvModule(nn.Module):
         return self.dropout(self.pointwise_out(x))
 
 
-class SignLLMConformerBlock(nn.Module):
-    """Macaron Conformer block: ½FFN → MHSA → conv → ½FFN → LN; ``(b, t, d) → (b, t, d)``."""
+class SignLLMConformerBlock(GradientCheckpointingLayer):
+    """Macaron Conformer block: ½FFN → MHSA → conv → ½FFN → LN; ``(b, t, d) → (b, t, d)``.
+
+    A [`~transformers.modeling_layers.GradientCheckpointingLayer`]: ``model.gradient_checkpointing_enable()``
+    recomputes it in the backward pass instead of keeping its activations.
+    """
 
     def __init__(
         self,
@@ -181,8 +227,6 @@ class SignLLMConformer(nn.Module):
     ):
         super().__init__()
         self.hidden_size = hidden_size
-        # set by PreTrainedModel.gradient_checkpointing_enable() (with _gradient_checkpointing_func), or by hand
-        self.gradient_checkpointing = False
         self.layers = nn.ModuleList(
             SignLLMConformerBlock(
                 hidden_size,
@@ -219,10 +263,7 @@ class SignLLMConformer(nn.Module):
             block_mask = None
         attentions = [] if output_attentions else None
         for layer in self.layers:
-            if self.gradient_checkpointing and self.training:
-                x, attention = _checkpoint_function(self)(layer, x, block_mask)
-            else:
-                x, attention = layer(x, block_mask)
+            x, attention = layer(x, block_mask)  # checkpointed when gradient checkpointing is enabled
             if attentions is not None:
                 attentions.append(attention)
         if padding_mask is not None:

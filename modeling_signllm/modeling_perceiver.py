@@ -14,12 +14,17 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers.modeling_layers import GradientCheckpointingLayer
 
 from .configuration_signllm import SignLLMResamplerConfig
 
 
-class SignLLMPerceiverLayer(nn.Module):
-    """Latent cross-attention + FFN: ``latents (m, 1, d)``, ``window (m, l, d)``, ``key_valid (m, l)`` → ``(m, 1, d)``."""
+class SignLLMPerceiverLayer(GradientCheckpointingLayer):
+    """Latent cross-attention + FFN: ``latents (m, 1, d)``, ``window (m, l, d)``, ``key_valid (m, l)`` → ``(m, 1, d)``.
+
+    A [`~transformers.modeling_layers.GradientCheckpointingLayer`] (recomputed in backward when gradient
+    checkpointing is enabled).
+    """
 
     def __init__(self, config: SignLLMResamplerConfig):
         super().__init__()

@@ -6,7 +6,9 @@ Axis legend: b batch, t frames, k keypoints (203), c coordinates (3), f lip feat
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import json
 import os
 import re
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 import transformers
 from torch import nn
 from transformers import AutoModelForSeq2SeqLM, GenerationMixin, PreTrainedModel
@@ -22,9 +25,19 @@ from transformers import initialization as init
 from transformers.modeling_outputs import Seq2SeqLMOutput
 
 from .configuration_signllm import TASK_TO_ID, SignLLMConfig
-from .dora import apply_dora, count_adapter_parameters, is_dora_applied, merge_dora, unwrap
-from .keypoint_layout import NUM_JOINTS, articulator_adjacency
+from .dora import (
+    adapter_input_casting,
+    apply_dora,
+    count_adapter_parameters,
+    is_dora_applied,
+    merge_dora,
+    set_adapter_input_casting,
+    unwrap,
+)
+from .keypoint_layout import NUM_JOINTS
+from .modeling_agcn import SignLLMAdaptiveGraphConv
 from .modeling_backbones import SignLLMLipEncoder, SignLLMPoseEncoder
+from .modeling_conformer import checkpoint_keeping_running_stats
 from .modeling_lip_reader import SignLLMLipReader
 from .modeling_perceiver import SignLLMPerceiverResampler
 
@@ -110,7 +123,10 @@ class SignLLMPreTrainedModel(PreTrainedModel):
     main_input_name = "pose_values"
     input_modalities = ("video", "text")
     supports_gradient_checkpointing = True
-    _no_split_modules = ["SignLLMPerceiverLayer", "SignLLMLipReaderLayer", "T5Block"]
+    # blocks that `device_map="auto"` keeps on one device (residuals and masks cross their insides)
+    _no_split_modules = [
+        "SignLLMAGCNLayer", "SignLLMConformerBlock", "SignLLMPerceiverLayer", "SignLLMLipReaderLayer", "T5Block",
+    ]  # fmt: skip
     _keep_in_fp32_modules = ["wo"]  # Flan-T5's FFN output overflows in fp16
     _skip_keys_device_placement = "past_key_values"
 
@@ -120,25 +136,21 @@ class SignLLMPreTrainedModel(PreTrainedModel):
             d = module.config.hidden_size
             init.normal_(module.position_embedding, std=d**-0.5)
             init.normal_(module.latent, std=d**-0.5)
+        elif isinstance(module, SignLLMAdaptiveGraphConv):
+            # the AGCN partitions A_k are non-persistent buffers: not in checkpoints, left as uninitialised memory by
+            # the meta-device loading of transformers 5, so rebuilt here from the skeleton (like rotary inv_freq)
+            init.copy_(module.adjacency, module._partition)
 
-    @classmethod
-    def from_pretrained(cls, *args, **kwargs):
-        model = super().from_pretrained(*args, **kwargs)
-        loaded = model[0] if isinstance(model, tuple) else model
-        loaded._restore_graph_buffers()
-        return model
-
-    @torch.no_grad()
-    def _restore_graph_buffers(self) -> None:
-        """The AGCN partitions A_k are non-persistent buffers (not in checkpoints; left uninitialised by the
-        meta-device loading of transformers 5): rebuild them from the skeleton definition."""
-        for module in self.modules():
-            if isinstance(module, SignLLMPoseEncoder):
-                for name, encoder in module.articulator_encoders.items():
-                    adjacency = torch.from_numpy(articulator_adjacency("left_hand" if name == "hand" else name))
-                    for layer in encoder.layers:
-                        like = layer.graph_conv.graph_offset  # follow the loaded dtype (bf16/fp16 loads)
-                        layer.graph_conv.adjacency = adjacency.to(device=like.device, dtype=like.dtype).clone()
+    def _set_gradient_checkpointing(self, enable: bool = True, gradient_checkpointing_func=None, **kwargs) -> None:
+        """transformers' switch (``gradient_checkpointing_enable()`` / ``activation_checkpointing_enable()`` /
+        ``TrainingArguments(gradient_checkpointing=True)``) reaches every `GradientCheckpointingLayer`: the AGCN
+        layers, Conformer blocks, Perceiver layers and T5 blocks. The checkpoint function is wrapped so the
+        recomputation does not update BatchNorm running statistics a second time."""
+        if gradient_checkpointing_func is None:
+            gradient_checkpointing_func = functools.partial(torch.utils.checkpoint.checkpoint, use_reentrant=False)
+        super()._set_gradient_checkpointing(
+            enable, checkpoint_keeping_running_stats(gradient_checkpointing_func), **kwargs
+        )
 
 
 class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
@@ -223,6 +235,8 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
 
     def merge_dora(self) -> None:
         """Fold the adapters into T5 (release checkpoints load without peft); sets ``config.use_dora = False``."""
+        if getattr(self, "_frozen_weights_cast", None) is not None:
+            self.cast_frozen_weights(torch.float32)  # fold the fp32 adapters into fp32 base weights, not bf16 ones
         self.language_model = merge_dora(self.language_model)
         self.config.use_dora = False
         self._refresh_tied_weights()
@@ -239,6 +253,38 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
         if self.lip_reader is not None:
             self.lip_reader.freeze()
         self.config.freeze_backbones = frozen
+
+    def cast_frozen_weights(self, dtype: str | torch.dtype | None = None) -> int:
+        """Hold the weights that never train in ``dtype`` (default ``config.frozen_weights_dtype``; no-op if None).
+
+        Covers the frozen parameters of the language model (its base weights under DoRA; the adapters and anything
+        trainable stay fp32) and the whole lip reader (always frozen). Backbones frozen in curriculum stage 1 are
+        left alone: they train again in stage 2. With ``float16``, modules in ``_keep_in_fp32_modules`` (T5's
+        ``wo``) stay fp32. Call it after the stage's ``requires_grad`` is set and before the optimizer / a
+        distributed wrapper is built; train under bf16 / fp16 autocast. Returns the number of tensors cast.
+        """
+        dtype = self.config.frozen_weights_dtype if dtype is None else dtype
+        if dtype is None:
+            return 0
+        dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+        if dtype not in (torch.bfloat16, torch.float16, torch.float32):
+            raise ValueError(f"frozen weights can be cast to bfloat16 / float16 / float32, not {dtype}.")
+        keep_fp32 = set(self._keep_in_fp32_modules or ()) if dtype == torch.float16 else set()
+        self._frozen_weights_cast = None if dtype == torch.float32 else dtype
+        set_adapter_input_casting(self.language_model, enabled=dtype == torch.float32)
+        cast = 0
+        for name, parameter in self.language_model.named_parameters():
+            if parameter.requires_grad or not parameter.is_floating_point() or parameter.dtype == dtype:
+                continue
+            if keep_fp32 & set(name.split(".")):
+                continue
+            parameter.data = parameter.data.to(dtype)
+            cast += 1
+        if self.lip_reader is not None:
+            tensors = [t for t in (*self.lip_reader.parameters(), *self.lip_reader.buffers()) if t.is_floating_point()]
+            cast += sum(t.dtype != dtype for t in tensors)
+            self.lip_reader.to(dtype)
+        return cast
 
     def parameter_counts(self) -> dict[str, int]:
         """Parameters per component (works on the meta device), plus adapters, total and trainable."""
@@ -379,6 +425,7 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
             task_ids (`torch.LongTensor` of shape `(b,)`): 0 = SLT, 1 = SSA (SSA adds λ·soft-decoding L1).
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        adapter_input_casting = self._adapter_input_casting()
         # step 1: visual tokens, [prompt; visual] embeddings and the concatenated mask
         inputs_embeds, full_mask, visual_mask = self._build_inputs_embeds(
             input_ids, attention_mask, pose_values=pose_values, pose_attention_mask=pose_attention_mask,
@@ -387,15 +434,16 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
         # step 2: T5 encoder-decoder (teacher forcing on the shifted labels)
         if labels is not None and decoder_input_ids is None:
             decoder_input_ids = self._shift_right(labels)
-        outputs = self.language_model(
-            inputs_embeds=inputs_embeds,
-            attention_mask=full_mask,
-            decoder_input_ids=decoder_input_ids,
-            decoder_attention_mask=decoder_attention_mask,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
+        with adapter_input_casting:
+            outputs = self.language_model(
+                inputs_embeds=inputs_embeds,
+                attention_mask=full_mask,
+                decoder_input_ids=decoder_input_ids,
+                decoder_attention_mask=decoder_attention_mask,
+                output_attentions=output_attentions,
+                output_hidden_states=output_hidden_states,
+                return_dict=True,
+            )
         # step 3: losses — token CE for every sample, + λ·digit L1 for SSA samples
         loss = text_loss = soft_loss = None
         if labels is not None:
@@ -415,6 +463,29 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
             visual_attention_mask=visual_mask,
         )
         return output if return_dict else output.to_tuple()
+
+    def _adapter_input_casting(self) -> contextlib.AbstractContextManager:
+        """Checked before any computation. Low-precision frozen weights train under autocast, which casts the
+        adapter inputs (PEFT's own casting is off, see `set_adapter_input_casting`); without autocast (e.g. fp32
+        inference) PEFT casts for the duration of the call."""
+        frozen = getattr(self, "_frozen_weights_cast", None)
+        if frozen is None:
+            return contextlib.nullcontext()
+        device_type = self.get_input_embeddings().weight.device.type
+        if torch.is_autocast_enabled(device_type):
+            if torch.get_autocast_dtype(device_type) != frozen:
+                raise ValueError(
+                    f"the frozen weights are {frozen} (config.frozen_weights_dtype) but autocast runs in "
+                    f"{torch.get_autocast_dtype(device_type)}: use the same dtype for both."
+                )
+            return contextlib.nullcontext()
+        checkpointing = any(getattr(m, "gradient_checkpointing", False) for m in self.language_model.modules())
+        if self.training and torch.is_grad_enabled() and checkpointing:
+            raise ValueError(
+                f"training with the frozen weights in {frozen} and gradient checkpointing needs {frozen} autocast "
+                "(mixed precision); without it call model.cast_frozen_weights('float32') first."
+            )
+        return adapter_input_casting(self.language_model, True)
 
     def _shift_right(self, labels: torch.Tensor) -> torch.Tensor:
         start = self.config.text_config.decoder_start_token_id
@@ -459,6 +530,7 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
         """Beam search (5 beams by default, from ``generation_config``) → decoder token ids ``(b, l)``."""
         for key in ("labels", "task_ids", "decoder_input_ids", "decoder_attention_mask"):
             generate_kwargs.pop(key, None)  # training-only keys that Seq2SeqTrainer may pass along
+        adapter_input_casting = self._adapter_input_casting()
         inputs_embeds, full_mask, _ = self._build_inputs_embeds(
             input_ids, attention_mask, pose_values=pose_values, pose_attention_mask=pose_attention_mask,
             pose_joint_mask=pose_joint_mask, lip_values=lip_values, lip_attention_mask=lip_attention_mask,
@@ -466,9 +538,11 @@ class SignLLMForConditionalGeneration(SignLLMPreTrainedModel, GenerationMixin):
         # our generation_config (5 beams) updated with the call's generation arguments; the rest are model kwargs
         generation_config = copy.deepcopy(generate_kwargs.pop("generation_config", None) or self.generation_config)
         model_kwargs = generation_config.update(**generate_kwargs)
-        return self.language_model.generate(
-            inputs_embeds=inputs_embeds, attention_mask=full_mask, generation_config=generation_config, **model_kwargs
-        )
+        with adapter_input_casting:
+            return self.language_model.generate(
+                inputs_embeds=inputs_embeds, attention_mask=full_mask, generation_config=generation_config,
+                **model_kwargs,
+            )  # fmt: skip
 
     # -------------------------------------------------------------------------------------- loading helpers
     @classmethod

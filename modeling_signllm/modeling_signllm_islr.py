@@ -23,10 +23,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from transformers import PreTrainedModel
+from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .configuration_signllm_islr import SignLLMClassificationConfig
 from .keypoint_layout import ARTICULATORS
+from .modeling_agcn import SignLLMAdaptiveGraphConv
 from .modeling_backbones import SignLLMLipEncoder, SignLLMPoseEncoder
 from .modeling_conformer import SignLLMConformer, attentive_pooling
 
@@ -198,34 +200,15 @@ class SignLLMClassificationPreTrainedModel(PreTrainedModel):
     base_model_prefix = "signllm"
     main_input_name = "pose_values"
     supports_gradient_checkpointing = False
-    _no_split_modules: ClassVar[list[str]] = ["SignLLMConformerBlock"]
+    _no_split_modules: ClassVar[list[str]] = ["SignLLMAGCNLayer", "SignLLMConformerBlock"]
 
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, nn.Linear) and getattr(module, "_signllm_head", False):
             nn.init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
             nn.init.zeros_(module.bias)
-
-    @classmethod
-    def from_pretrained(cls, *args, **kwargs):
-        model = super().from_pretrained(*args, **kwargs)
-        model._restore_non_persistent_buffers()
-        return model
-
-    @torch.no_grad()
-    def _restore_non_persistent_buffers(self) -> None:
-        """Recompute buffers that checkpoints do not store (the AGCN graphs ``A_k``).
-
-        transformers 5 builds the model on the meta device and only fills what the checkpoint holds, so
-        non-persistent buffers would stay uninitialised memory; a freshly built backbone has their true values.
-        """
-        stale = dict(self.named_non_persistent_buffers())
-        for child_name, child in self.named_children():
-            names = [name for name in stale if name.startswith(f"{child_name}.")]
-            if not names:
-                continue
-            fresh = dict(type(child)(child.config).named_buffers(prefix=child_name))
-            for name in names:
-                stale[name].copy_(fresh[name])
+        elif isinstance(module, SignLLMAdaptiveGraphConv):
+            # non-persistent AGCN partitions A_k: not in checkpoints, rebuilt after meta-device loading
+            init.copy_(module.adjacency, module._partition)
 
 
 class SignLLMForSignClassification(SignLLMClassificationPreTrainedModel):

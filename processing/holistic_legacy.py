@@ -122,11 +122,21 @@ def run_legacy(
     target_fps: float = 25.0,
     on_frames: Callable[[int], None] | None = None,
     model_complexity: int = 1,
+    decode_in_thread: bool = True,
 ):
-    """Legacy holistic over a whole video, in this process -> ``holistic_common.HolisticLandmarks``."""
+    """Legacy holistic over a whole video, in this process -> ``holistic_common.HolisticLandmarks``.
+
+    ``decode_in_thread``: decode (single-threaded FFmpeg, the least CPU per frame) and convert to RGB in a
+    background thread, a few frames ahead, while MediaPipe runs on the previous frame; ``False`` decodes on the
+    calling thread with FFmpeg's own threads. The pixels, hence the landmarks, are the same either way.
+    """
+    if decode_in_thread:
+        frames = video.prefetched(video.iter_video_frames(video_path, target_fps, threads=1))
+    else:
+        frames = video.iter_video_frames(video_path, target_fps)
     with LegacyHolistic(model_complexity=model_complexity) as graph:
         landmarks, confidence, width, height = holistic_common.run_landmarker(
-            graph.detect, video.iter_video_frames(video_path, target_fps), target_fps, on_frames
+            graph.detect, frames, target_fps, on_frames
         )
     import mediapipe  # imported (and found) by LegacyHolistic above
 

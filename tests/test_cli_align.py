@@ -216,3 +216,45 @@ def test_align_refuses_cues_whose_times_cannot_be_read(tiny_model_dir, episode, 
     err = capsys.readouterr().err
     assert code == 2 and "subs.vtt" in err and "line 6" in err and "malformed timestamp" in err, err
     assert not (tmp_path / "a.vtt").exists()
+
+
+def test_inference_loading_merges_adapters_without_changing_predictions(tmp_path, episode):
+    """Issue 18: the CLIs fold DoRA into T5 once at load (beam search no longer recomputes weight norms each step);
+    predictions are those of the unmerged model; --dtype bfloat16 loads for a faster, smaller inference."""
+    import torch
+    from signllm.configuration_signllm import SignLLMConfig
+    from signllm.modeling_signllm import SignLLMForConditionalGeneration
+    from signllm.processing_signllm import SignLLMProcessor
+    from signllm.train.inference.cli_align import load_model_and_processor
+    from signllm.train.inference.generation import generate_for_windows
+    from signllm.train.inference.translation import make_slt_windows
+    from transformers import ByT5Tokenizer
+
+    torch.manual_seed(1)
+    model = SignLLMForConditionalGeneration(SignLLMConfig.from_preset("tiny")).eval()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.2)  # adapters that change the output
+    model.save_pretrained(tmp_path / "model")
+    SignLLMProcessor(ByT5Tokenizer(), num_frames=32, fps=FPS).save_pretrained(tmp_path / "model")
+    values, mask = fake_pose(150, seed=3)
+    windows = make_slt_windows([(0.0, 2.0), (2.0, 4.0), (4.0, 6.0)], FPS, 32)
+    runs = {}
+    for name, dtype in (("unmerged", None), ("merged", "float32"), ("bf16", "bfloat16")):
+        if dtype is None:
+            loaded = SignLLMForConditionalGeneration.from_pretrained(tmp_path / "model").eval()
+            processor = SignLLMProcessor.from_pretrained(tmp_path / "model")
+        else:
+            loaded, processor = load_model_and_processor(tmp_path / "model", "cpu", dtype)
+        runs[name] = (loaded, generate_for_windows(loaded, processor, windows, values, mask, None, num_beams=3,
+                                                   max_new_tokens=8, task="slt"))  # fmt: skip
+    assert runs["unmerged"][0].config.use_dora and not runs["merged"][0].config.use_dora
+    assert {p.dtype for p in runs["bf16"][0].parameters()} == {torch.bfloat16}
+    assert [r[0] for r in runs["merged"][1]] == [r[0] for r in runs["unmerged"][1]]  # same texts
+    np.testing.assert_allclose([r[1] for r in runs["merged"][1]], [r[1] for r in runs["unmerged"][1]], rtol=1e-4)
+    assert all(r is not None and 0.0 < r[1] <= 1.0 for r in runs["bf16"][1])
+    code = main(["translate", str(episode / "episode.npz"), "-o", str(tmp_path / "t.vtt"), "--model",
+                 str(tmp_path / "model"), "--dtype", "bfloat16", "--num-beams", "2", "--max-new-tokens", "4",
+                 "--no-progress"])  # fmt: skip
+    assert code == 0 and (tmp_path / "t.vtt").exists()

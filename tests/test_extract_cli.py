@@ -480,3 +480,25 @@ def test_scratch_folders_of_dead_processes_are_removed_live_ones_kept(tmp_path, 
     process_guard._remove_own_scratch_dirs()  # what atexit does
     assert not own.exists()
     assert process_guard.private_scratch_dir("legacytest").parent == tmp_path  # a fresh one after the clean-up
+
+
+def test_legacy_decoding_thread_changes_no_landmark(legacy_python, tmp_path):
+    """Issue 18: decoding in a background thread (1 FFmpeg thread) gives MediaPipe the same pixels, so exactly the
+    same landmarks as decoding on MediaPipe's thread, on 12 frames of a real How2Sign clip."""
+    import itertools
+    import subprocess
+
+    source = min(shared_data_path("how2sign_samples", "clips_train_unlabeled").glob("*.mp4"))
+    clip = write_video(tmp_path / "twelve.mp4", itertools.islice(iter_video_frames(source), 12), fps=25)
+    script = f"""
+import importlib.util, sys, numpy as np
+spec = importlib.util.spec_from_file_location("hl", {str(Path(__file__).parents[1] / "processing" / "holistic_legacy.py")!r})
+hl = importlib.util.module_from_spec(spec); sys.modules["hl"] = hl; spec.loader.exec_module(hl)
+a = hl.run_legacy({str(clip)!r}, decode_in_thread=True)
+b = hl.run_legacy({str(clip)!r}, decode_in_thread=False)
+assert a.num_frames == b.num_frames == 12 and (a.confidence[:, :33] > 0).any()
+print(np.array_equal(a.landmarks, b.landmarks), np.array_equal(a.confidence, b.confidence))
+"""
+    result = subprocess.run([legacy_python, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-2:] == ["True", "True"]

@@ -232,23 +232,38 @@ def test_benchmark_script_runs_on_the_tiny_preset():
         assert expected in result.stdout
 
 
-def test_gradient_checkpointing_gives_the_same_gradients():
-    torch.manual_seed(0)
+def test_gradient_checkpointing_gives_the_same_gradients_and_running_stats():
+    """Checkpointed AGCN layers and Conformer blocks (as transformers' switch sets them) give the same gradients,
+    and the recomputation does not update the BatchNorm running statistics a second time."""
+    import functools
+
+    from signllm.modeling_conformer import checkpoint_keeping_running_stats
+    from torch.utils.checkpoint import checkpoint
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
     config = tiny_pose_config(hidden_dropout=0.0, attention_dropout=0.0)
-    encoder = SignLLMPoseEncoder(config).train()
     values, frames, joints = pose_batch([8, 6], 8)
 
-    def gradients():
-        encoder.zero_grad()
+    def step(checkpointing: bool):
+        torch.manual_seed(0)
+        encoder = SignLLMPoseEncoder(config).train()
+        layers = [m for m in encoder.modules() if isinstance(m, GradientCheckpointingLayer)]
+        assert len(layers) == 3 * len(config.agcn_channels) + config.num_hidden_layers
+        for layer in layers:
+            layer.gradient_checkpointing = checkpointing
+            layer._gradient_checkpointing_func = checkpoint_keeping_running_stats(
+                functools.partial(checkpoint, use_reentrant=False)
+            )
         encoder.dense_features(values, frames, joints)[0].square().sum().backward()
-        return {name: p.grad.clone() for name, p in encoder.named_parameters()}
+        grads = {name: p.grad.clone() for name, p in encoder.named_parameters()}
+        return grads, {name: b.clone() for name, b in encoder.named_buffers() if "running" in name}
 
-    reference = gradients()
-    encoder.conformer.gradient_checkpointing = True
-    for articulator_encoder in encoder.articulator_encoders.values():
-        articulator_encoder.gradient_checkpointing = True
-    for name, grad in gradients().items():
+    reference, reference_stats = step(False)
+    grads, stats = step(True)
+    for name, grad in grads.items():
         torch.testing.assert_close(grad, reference[name], atol=1e-5, rtol=1e-4, msg=name)
+    for name, value in stats.items():
+        torch.testing.assert_close(value, reference_stats[name], atol=0, rtol=0, msg=name)
 
 
 def test_all_padding_sample_gives_zero_masked_features(pose_encoder):

@@ -3,14 +3,17 @@ generation, freezing, gradient checkpointing, pretrained-part loading and the me
 
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from conftest import fake_pose
 from signllm.configuration_signllm import SignLLMConfig
-from signllm.modeling_signllm import SignLLMForConditionalGeneration, soft_decoding_l1
+from signllm.modeling_agcn import SignLLMAdaptiveGraphConv
+from signllm.modeling_signllm import SignLLMForConditionalGeneration, SignLLMPreTrainedModel, soft_decoding_l1
 from signllm_tiny import BYT5_DIGIT_IDS, NUM_FRAMES, random_lip, tiny_config, tiny_model, tiny_processor
 
 
@@ -132,6 +135,10 @@ def test_save_load_and_merge(tmp_path, processor):
     half = SignLLMForConditionalGeneration.from_pretrained(tmp_path / "dora", dtype=torch.float16).eval()
     dtypes = {n.rsplit(".", 3)[-3]: p.dtype for n, p in half.named_parameters() if n.endswith("base_layer.weight")}
     assert dtypes["wo"] == torch.float32 and dtypes["q"] == torch.float16  # Flan-T5's wo stays fp32
+    # the non-persistent AGCN partitions come back through `_init_weights`, with no from_pretrained override
+    assert "from_pretrained" not in vars(SignLLMPreTrainedModel)
+    graph_convs = [m for m in (*reloaded.modules(), *half.modules()) if isinstance(m, SignLLMAdaptiveGraphConv)]
+    assert graph_convs and all(torch.equal(m.adjacency.float(), m._partition) for m in graph_convs)
     with torch.no_grad():
         torch.testing.assert_close(reloaded(**batch).logits, reference)
         assert torch.isfinite(half(**batch).logits).all()  # fp32 processor outputs are cast to the model dtype
@@ -180,14 +187,130 @@ def test_lip_reader_frozen_and_backbone_freezing():
     assert any(p.grad is not None for p in model.lip_encoder.parameters())
 
 
-def test_gradient_checkpointing_runs(processor):
-    model = tiny_model().train()
-    model.gradient_checkpointing_enable()
-    assert model.is_gradient_checkpointing
-    loss = model(**make_batch(processor, text=["ab", "cd"])).loss
+CHECKPOINTED_BLOCKS = {  # block class name → a submodule its recomputation runs again
+    "SignLLMAGCNLayer": "graph_conv",
+    "SignLLMConformerBlock": "ffn_in",
+    "SignLLMPerceiverLayer": "norm_latents",
+    "T5Block": "layer.0",
+}
+
+
+def _training_step(model, batch, seed: int = 0):
+    """One forward + backward in train mode (dropout active); returns loss, gradients, BN running statistics and
+    how often each checkpointable block's first submodule ran."""
+    calls: dict[str, int] = dict.fromkeys(CHECKPOINTED_BLOCKS, 0)
+    handles = []
+    for module in model.modules():
+        name = type(module).__name__
+        if name in CHECKPOINTED_BLOCKS:
+            def count(*_, name=name):
+                calls[name] += 1
+
+            handles.append(module.get_submodule(CHECKPOINTED_BLOCKS[name]).register_forward_pre_hook(count))
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(seed)
+    loss = model(**batch).loss
     loss.backward()
-    assert torch.isfinite(loss)
+    for handle in handles:
+        handle.remove()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    stats = {n: b.clone() for n, b in model.named_buffers() if "running_" in n}
+    return loss.detach(), grads, stats, calls
+
+
+def test_gradient_checkpointing_covers_every_block_and_changes_nothing(processor):
+    """One switch (transformers' `gradient_checkpointing_enable`) recomputes the AGCN layers, Conformer blocks,
+    Perceiver layers and T5 blocks; loss, gradients and BatchNorm running statistics equal the run without it."""
+    batch = make_batch(processor, text=["ab", "cd"])
+    reference_model = tiny_model(seed=4).train()
+    checkpointed = tiny_model(seed=4).train()
+    checkpointed.gradient_checkpointing_enable()
+    assert checkpointed.is_gradient_checkpointing
+    loss, grads, stats, calls = _training_step(reference_model, batch)
+    loss_ckpt, grads_ckpt, stats_ckpt, calls_ckpt = _training_step(checkpointed, batch)
+    assert all(count > 0 for count in calls.values()), calls
+    assert calls_ckpt == {name: 2 * count for name, count in calls.items()}  # every block recomputed once
+    torch.testing.assert_close(loss_ckpt, loss, atol=0, rtol=0)
+    assert grads_ckpt.keys() == grads.keys() and any("lora_A" in n for n in grads)
+    for name, grad in grads.items():
+        torch.testing.assert_close(grads_ckpt[name], grad, atol=1e-6, rtol=1e-5, msg=name)
+    assert stats and all(torch.equal(stats_ckpt[n], s) for n, s in stats.items())  # running stats updated once
+    checkpointed.gradient_checkpointing_disable()
+    assert not any(getattr(m, "gradient_checkpointing", False) for m in checkpointed.modules())
+
+
+def test_no_split_modules_keep_blocks_on_one_device():
+    """``device_map="auto"`` never cuts an AGCN layer, Conformer block, Perceiver layer or T5 block in two."""
+    from transformers.integrations.accelerate import infer_auto_device_map  # what from_pretrained(device_map=) uses
+
+    model = tiny_model(lip_config={"use_lip_reader": True})
+    no_split = model._no_split_modules
+    assert set(CHECKPOINTED_BLOCKS) | {"SignLLMLipReaderLayer"} <= set(no_split)
+    total = sum(p.numel() * p.element_size() for p in model.parameters())
+    budget = {0: total // 5, 1: total // 5, 2: total // 5, "cpu": total * 2}  # forces several cuts
+    device_map = infer_auto_device_map(model, max_memory=budget, no_split_module_classes=no_split)
+    assert len(set(device_map.values())) > 2
+
+    def device_of(parameter_name: str):
+        prefix = max((key for key in device_map if parameter_name == key or parameter_name.startswith(f"{key}.")
+                      or key == ""), key=len)  # fmt: skip
+        return device_map[prefix]
+
+    blocks = [(name, module) for name, module in model.named_modules() if type(module).__name__ in no_split]
+    assert {type(module).__name__ for _, module in blocks} >= set(CHECKPOINTED_BLOCKS)
+    for name, module in blocks:
+        devices = {device_of(f"{name}.{p}") for p, _ in module.named_parameters()}
+        assert len(devices) == 1, (name, devices)
+
+
+def test_frozen_weights_in_bf16_train_under_autocast_without_weight_copies(processor):
+    """``frozen_weights_dtype="bfloat16"``: the base LM and the lip reader are held in bf16 (adapters, backbones and
+    Perceiver stay fp32); under bf16 autocast the loss matches the fp32-weight model and autograd keeps no bf16
+    copy of a frozen weight for backward (it keeps the weight itself)."""
+    sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
+    from bench_training_memory import SavedTensorLedger
+    from signllm.train.slt.curriculum import apply_stage
+
+    batch = make_batch(processor, text=["ab", "cd"])
+    runs = {}
+    for dtype in (None, "bfloat16"):
+        model = tiny_model(seed=5, frozen_weights_dtype=dtype, lip_config={"use_lip_reader": True}).train()
+        apply_stage(model, "3")
+        assert (model.cast_frozen_weights() == 0) == (dtype is None)
+        with SavedTensorLedger(model) as ledger, torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(**batch).loss
+        runs[dtype] = (model, loss, ledger.breakdown())
+        loss.backward()
+    model, loss, saved = runs["bfloat16"]
+    dtypes = {name: p.dtype for name, p in model.named_parameters()}
+    assert {dtypes[n] for n in dtypes if "base_layer" in n or n.startswith("lip_reader.")} == {torch.bfloat16}
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all(dtypes[n] == torch.float32 for n in trainable)
+    assert all(b.dtype == torch.bfloat16 for b in model.lip_reader.buffers() if b.is_floating_point())
+    torch.testing.assert_close(loss, runs[None][1], atol=0.05, rtol=0.01)
+    assert runs[None][2].get("copies of frozen weights", 0) > 0  # fp32 frozen weights: autocast saves bf16 copies
+    assert saved.get("copies of frozen weights", 0) == 0
     assert any(p.grad is not None for n, p in model.named_parameters() if "lora_A" in n)
+    model.merge_dora()  # the adapters fold into fp32 weights, not bf16 ones
+    assert {p.dtype for n, p in model.language_model.named_parameters()} == {torch.float32}
+
+
+def test_frozen_weights_dtype_checks():
+    model = tiny_model(frozen_weights_dtype="float16")
+    from signllm.train.slt.curriculum import apply_stage
+
+    apply_stage(model, "3")
+    assert model.cast_frozen_weights() > 0
+    dtypes = {n.rsplit(".", 3)[-3]: p.dtype for n, p in model.named_parameters() if n.endswith("base_layer.weight")}
+    assert dtypes["wo"] == torch.float32 and dtypes["q"] == torch.float16  # _keep_in_fp32_modules, as transformers
+    batch = make_batch(tiny_processor(), text=["ab", "cd"])
+    with pytest.raises(ValueError, match="autocast runs in torch.bfloat16"), torch.autocast("cpu", dtype=torch.bfloat16):
+        model(**batch)
+    with torch.no_grad():  # without autocast (e.g. fp32 inference) PEFT casts the adapter inputs as usual
+        assert torch.isfinite(model(**batch).logits).all()
+    assert tiny_model().cast_frozen_weights() == 0  # default: nothing changes
+    with pytest.raises(ValueError, match="frozen_weights_dtype"):
+        tiny_config(frozen_weights_dtype="int8")
 
 
 def test_load_pretrained_parts(tmp_path, processor):

@@ -145,3 +145,43 @@ def test_real_clips_decode_at_25_fps():
     info = probe_video(portrait)
     assert (info.width, info.height) == (540, 720)
     assert sum(1 for _ in iter_video_frames(portrait)) == info.num_frames_at(25.0)
+
+
+def test_single_thread_decoding_gives_the_same_frames(clip_dir):
+    path = write_video(clip_dir / "threads.mp4", _frames(24), fps=24)
+    default = list(iter_video_frames(path))
+    single = list(iter_video_frames(path, threads=1))
+    assert len(single) == len(default) == 25
+    assert all(np.array_equal(a, b) for a, b in zip(single, default, strict=True))
+
+
+def test_prefetched_keeps_order_raises_in_place_and_stops_early(clip_dir):
+    """The background decoder: same items in order, the producer's error at its position, early close stops it."""
+    import threading
+
+    from signllm.processing.video import prefetched
+
+    path = write_video(clip_dir / "prefetch.mp4", _frames(10), fps=25)
+    assert [_index_of(f) for f in prefetched(iter_video_frames(path), depth=2)] == list(range(10))
+
+    def failing():
+        yield 1
+        yield 2
+        raise VideoError("decoding failed after 2 frame(s)")
+
+    seen = []
+    with pytest.raises(VideoError, match="after 2 frame"):
+        seen.extend(prefetched(failing(), depth=1))
+    assert seen == [1, 2]
+    produced = []
+
+    def endless():
+        while True:
+            produced.append(len(produced))
+            yield produced[-1]
+
+    stream = prefetched(endless(), depth=2)
+    assert next(stream) == 0
+    stream.close()  # the consumer stops: the producer thread ends instead of decoding the whole video
+    assert not any(t.name == "signllm-decode" and t.is_alive() for t in threading.enumerate())
+    assert len(produced) <= 5

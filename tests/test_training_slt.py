@@ -325,6 +325,28 @@ def test_kill_and_resume_replays_the_same_steps_and_data(curriculum, tmp_path):
         torch.testing.assert_close(resumed[name], expected[name], rtol=1e-5, atol=1e-6)
 
 
+def test_memory_switches_through_the_recipe(curriculum, tmp_path):
+    """Issue 18's switches as a user sets them: the frozen base LM in bf16 and gradient checkpointing of every
+    block (T5, Conformer, AGCN, Perceiver), under bf16 mixed precision on the CPU."""
+    root, stages = curriculum
+    folder = _train("3", tmp_path / "run", root / "prepared", "--set", f"model.init_from={stages['2']}",
+                    "--set", "model.frozen_weights_dtype=bfloat16", "--set", "training.gradient_checkpointing=true",
+                    "--set", "training.mixed_precision=bf16", "--eval", str(root / "prepared"), max_steps=2)  # fmt: skip
+    assert all(map(torch.isfinite, torch.tensor(_losses(folder))))
+    assert json.loads((folder / "config.json").read_text())["frozen_weights_dtype"] == "bfloat16"
+    args = torch.load(folder / "checkpoints" / "checkpoint-2" / "training_args.bin", weights_only=False)
+    assert getattr(args, "activation_checkpointing", None) or args.gradient_checkpointing
+    before, after = _weights(stages["2"]), _weights(folder)
+    # a folder that includes the frozen base LM stores it in bf16, rounded once and never trained
+    frozen = [n for n in after if parameter_group(n) == "language_model" and n in before and "lora_" not in n
+              and before[n].is_floating_point()]  # fmt: skip
+    assert all(after[n].dtype == torch.bfloat16 and torch.equal(after[n], before[n].to(torch.bfloat16)) for n in frozen)
+    assert _changed(before, after, "backbone")[0] > 0  # trained, and in fp32
+    assert {t.dtype for n, t in after.items() if parameter_group(n) == "backbone" and t.is_floating_point()} == {
+        torch.float32
+    }
+
+
 def test_stage_needs_previous_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="run stage 1 first"):
         signllm(["train", "slt", "--stage", "2", "--config", "tiny_debug", "--run-dir", str(tmp_path),
@@ -364,13 +386,20 @@ def test_model_card_fills_every_placeholder():
 
 
 def test_training_memory_benchmark_cpu_mode():
+    """bench_training_memory.py on the tiny preset: the three variants run, bf16 frozen weights drop the saved
+    weight copies, checkpointing keeps less for backward."""
     sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
     from bench_training_memory import main as bench
 
-    summary = bench(["--preset", "tiny", "--device", "cpu", "--frames", "16"])
-    assert [run["batch_size"] for run in summary["runs"]] == [1, 2]
-    assert summary["runs"][1]["activations_gb"] > summary["runs"][0]["activations_gb"] > 0
-    assert summary["activations_gb_per_sample"] > 0 and summary["paper_gb_per_sample"] == 5.6
+    summary = bench(["--preset", "tiny", "--device", "cpu", "--frames", "16", "--batch-sizes", "1", "2",
+                     "--dtype", "bf16"])  # fmt: skip
+    results = summary["results"]
+    assert list(results) == ["fp32-frozen", "bf16-frozen", "bf16-frozen+ckpt"]
+    assert all([run["batch_size"] for run in r["runs"]] == [1, 2] for r in results.values())
+    assert results["fp32-frozen"]["saved"]["copies of frozen weights"] > 0
+    assert "copies of frozen weights" not in results["bf16-frozen"]["saved"]
+    assert sum(results["bf16-frozen+ckpt"]["saved"].values()) < sum(results["bf16-frozen"]["saved"].values())
+    assert results["bf16-frozen"]["static"]["weights bfloat16"] > 0
 
 
 def test_readme_finetune_with_plain_seq2seq_trainer(curriculum, tmp_path):

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+INFERENCE_DTYPES = ("float32", "bfloat16", "float16")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".m4v")
 KEYPOINT_SUFFIXES = (".pose", ".npz", ".npy", ".parquet")
 
@@ -44,6 +45,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-beams", type=int, default=5, help="beam search width [paper: 5]")
     parser.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument("--dtype", choices=INFERENCE_DTYPES, default="float32",
+                        help="weights for inference: bfloat16 halves the memory and runs faster on GPUs and CPUs "
+                             "with bf16 units; float16 keeps Flan-T5's `wo` in fp32 (default: float32)")  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -66,12 +70,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # -------------------------------------------------------------------------------------------------- loading
 
 
-def load_model_and_processor(path: Path, device: str | None = None, trust_remote_code: bool = False):
-    """A saved SignLLM model (eval mode, on ``device``) and its processor, with the installed classes.
+def load_model_and_processor(
+    path: Path, device: str | None = None, dtype: str = "float32", trust_remote_code: bool = False
+):
+    """A saved SignLLM model for inference (eval mode, on ``device``, in ``dtype``) and its processor, with the
+    installed classes.
 
     No Python file of the folder runs unless ``trust_remote_code`` (``--trust-remote-code``): a folder whose
     tokenizer needs its own code is refused with a ``ValueError`` that says so. A folder that references its base
-    LM loads it from its id or path (``SignLLMForConditionalGeneration.from_pretrained``).
+    LM loads it from its id or path (``SignLLMForConditionalGeneration.from_pretrained``). DoRA adapters are folded
+    into the T5 weights here (in fp32, before any cast): an unmerged DoRA layer recomputes its weight norm over the
+    whole base weight at every decoding step, which made beam search several times slower
+    (``tests/benchmarks/bench_speed.py``); the merged model computes the same function.
     """
     import torch
     from signllm.modeling_signllm import SignLLMForConditionalGeneration
@@ -79,6 +89,8 @@ def load_model_and_processor(path: Path, device: str | None = None, trust_remote
 
     if not path.is_dir():
         raise FileNotFoundError(f"model folder not found: {path}")
+    if dtype not in INFERENCE_DTYPES:
+        raise ValueError(f"dtype={dtype!r}; allowed: {', '.join(INFERENCE_DTYPES)}")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
         processor = SignLLMProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
@@ -87,8 +99,25 @@ def load_model_and_processor(path: Path, device: str | None = None, trust_remote
             raise
         raise ValueError(f"{path} holds code of its own (a custom tokenizer or processor class), which is not run "
                          "unless you pass --trust-remote-code; read it first.") from error  # fmt: skip
-    model = SignLLMForConditionalGeneration.from_pretrained(path).eval().to(device)
+    model = SignLLMForConditionalGeneration.from_pretrained(path, dtype=torch.float32).eval()
+    if model.config.use_dora:
+        model.merge_dora()
+    model = cast_for_inference(model, getattr(torch, dtype)).to(device)
     return model, processor
+
+
+def cast_for_inference(model, dtype):
+    """``model.to(dtype)``, except that float16 keeps the modules in ``_keep_in_fp32_modules`` (T5's ``wo``, whose
+    output overflows in fp16) in fp32, as transformers' ``from_pretrained(dtype=float16)`` does."""
+    import torch
+
+    model = model.to(dtype)
+    if dtype == torch.float16:
+        keep = set(getattr(model, "_keep_in_fp32_modules", None) or ())
+        for name, module in model.named_modules():
+            if name.rsplit(".", 1)[-1] in keep:
+                module.float()
+    return model
 
 
 def load_pose(path: Path, processor, keypoint_fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -203,7 +232,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--output must end in .vtt or .srt, got {args.output}")
         subtitles = read_subtitles_to_align(args.subtitles)
         ground_truth = read_subtitles(args.ground_truth) if args.ground_truth else None
-        model, processor = load_model_and_processor(args.model, args.device, args.trust_remote_code)
+        model, processor = load_model_and_processor(args.model, args.device, dtype=args.dtype,
+                                                    trust_remote_code=args.trust_remote_code)  # fmt: skip
         pose_values, pose_mask = load_pose(args.input, processor, args.keypoint_fps)
         lip_values = load_lip(args.lip_features, len(pose_values))
     except (ValueError, FileNotFoundError) as error:

@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.output.suffix.lower() not in (".vtt", ".srt"):
             raise ValueError(f"--output must end in .vtt or .srt, got {args.output}")
-        model, processor = load_model_and_processor(args.model, args.device, args.trust_remote_code)
+        model, processor = load_model_and_processor(args.model, args.device, dtype=args.dtype,
+                                                    trust_remote_code=args.trust_remote_code)  # fmt: skip
         pose_values, pose_mask = load_pose(args.input, processor, args.keypoint_fps)
         lip_values = load_lip(args.lip_features, len(pose_values))
         duration = len(pose_values) / processor.fps

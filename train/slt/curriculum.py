@@ -168,6 +168,8 @@ DEFAULTS: dict[str, Any] = {
         "backbones": None,
         "random_backbones": False,  # ... unless asked to train on random frozen backbones (--random-backbones)
         "tokenizer": "google/flan-t5-xl",  # name/folder, or "byt5" (no files needed: tests, tiny runs)
+        # "bfloat16": hold the frozen base LM and lip reader in bf16 (with mixed_precision bf16); None: as loaded
+        "frozen_weights_dtype": None,
     },
     "data": {
         "train": [],  # prepared sample folders (datasets_scripts output)

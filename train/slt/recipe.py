@@ -366,6 +366,9 @@ def train_stage(
             raise
     apply_stage(model, stage)
     check_stage(model, stage)
+    if config["model"]["frozen_weights_dtype"] is not None:  # a run setting: also for stages loaded from a folder
+        model.config.frozen_weights_dtype = config["model"]["frozen_weights_dtype"]
+    model.cast_frozen_weights()  # no-op unless config.frozen_weights_dtype is set
     generation = config["generation"]
     model.generation_config.num_beams = generation["num_beams"]
     model.generation_config.max_new_tokens = generation["max_new_tokens"]
