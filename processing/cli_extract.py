@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import argparse
 import collections
-import concurrent.futures as futures
 import json
 import multiprocessing
 import os
 import sys
 import time
+from concurrent import futures
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -107,7 +107,7 @@ def slurm_shard() -> tuple[int, int] | None:
     """``(index, count)`` of this SLURM array task, or None outside an array job."""
     if "SLURM_ARRAY_TASK_ID" not in os.environ or "SLURM_ARRAY_TASK_COUNT" not in os.environ:
         return None
-    task = int(os.environ["SLURM_ARRAY_TASK_ID"]) - int(os.environ.get("SLURM_ARRAY_TASK_MIN", 0))
+    task = int(os.environ["SLURM_ARRAY_TASK_ID"]) - int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
     return task, int(os.environ["SLURM_ARRAY_TASK_COUNT"])
 
 

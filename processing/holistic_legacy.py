@@ -74,7 +74,7 @@ def legacy_available() -> bool:
 
 def _import_solutions():
     try:
-        from mediapipe.python.solutions import holistic  # noqa: PLC0415 - heavy, optional
+        from mediapipe.python.solutions import holistic
     except ImportError as error:
         raise LegacyBackendUnavailable(
             f"The legacy backend needs `mediapipe.solutions.holistic` ({error}): {LEGACY_INSTALL_HINT}. Or use the "

@@ -46,7 +46,7 @@ def readme_block(heading: str, language: str) -> str:
     """The first fenced ``language`` block after ``heading`` in README.md."""
     text = README.read_text(encoding="utf-8")
     start = text.index(heading)
-    match = re.compile(rf"^```{language}\n(.*?)^```", re.S | re.M).search(text, start)
+    match = re.compile(rf"^```{language}\n(.*?)^```", re.DOTALL | re.MULTILINE).search(text, start)
     assert match is not None, f"no ```{language} block after {heading!r} in README.md"
     return match.group(1)
 
