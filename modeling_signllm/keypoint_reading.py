@@ -41,6 +41,7 @@ Only numpy is needed; ``pose_format`` / ``pandas`` are imported lazily for the f
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import zipfile
@@ -58,6 +59,8 @@ from .keypoint_layout import (
     mask_missing,
     normalize_keypoints,
 )
+
+logger = logging.getLogger(__name__)
 
 KEYPOINT_SUFFIXES = (".pose", ".npz", ".npy", ".parquet")
 #: frame rate of an ``.npz`` / ``.npy`` that stores none (MediaPipe extraction and the paper run at 25 fps)
@@ -330,10 +333,7 @@ def read_keypoint_file(path: str | os.PathLike, fps: float | None = None) -> Key
         raise KeypointFileError(f"Keypoint file not found: {path}")
     suffix = os.path.splitext(path)[1].lower()
     if suffix == ".pose":
-        sequence = read_pose_file(path)
-        if fps:
-            sequence.fps = float(fps)
-        return sequence
+        return read_pose_file(path, fps=fps)
     if suffix == ".npz":
         return read_npz(path, fps=fps)
     if suffix == ".npy":
@@ -354,12 +354,14 @@ def _joint_index_by_name() -> dict[str, dict[str, int]]:
     }
 
 
-def read_pose_file(path: str | os.PathLike) -> KeypointSequence:
+def read_pose_file(path: str | os.PathLike, fps: float | None = None) -> KeypointSequence:
     """A pose-format ``.pose`` of MediaPipe Holistic landmarks → the 203 layout, by point name (first person).
 
     Full files (543/553/576/586 points) and reduced ones (any subset of the holistic components and points, e.g.
     pose-format's 178-point ``reduce_holistic`` output: body joints absent from the file are masked) both work.
-    Raises :class:`KeypointFileError` for unreadable, non-holistic or truncated files.
+    ``fps`` overrides the stored rate; a stored rate of 0 / NaN / negative without an override is read as
+    ``DEFAULT_FILE_FPS`` with a warning that says so. Raises :class:`KeypointFileError` for unreadable,
+    non-holistic or truncated files.
     """
     try:
         from pose_format import Pose
@@ -400,7 +402,12 @@ def read_pose_file(path: str | os.PathLike) -> KeypointSequence:
     values[~(joint_conf > 0)] = 0.0  # also drops NaN confidences
     values, mask = mask_missing(values)
     dims = pose.header.dimensions
-    return KeypointSequence(values=values, mask=mask, fps=float(pose.body.fps) or DEFAULT_FILE_FPS,
+    stored_fps = float(pose.body.fps)
+    if not fps and not (math.isfinite(stored_fps) and stored_fps > 0):
+        logger.warning("%s stores a frame rate of %g: read as %g fps (pass fps=... if the recording's rate differs).",
+                       path, stored_fps, DEFAULT_FILE_FPS)
+    return KeypointSequence(values=values, mask=mask, fps=float(fps) if fps else (
+                            stored_fps if math.isfinite(stored_fps) and stored_fps > 0 else DEFAULT_FILE_FPS),
                             confidence=np.where(mask, joint_conf, 0.0), width=dims.width, height=dims.height,
                             extractor=_pose_header_extractor(pose.header))  # fmt: skip
 

@@ -125,6 +125,25 @@ def test_full_holistic_pose_written_like_pose_format(tmp_path):
     np.testing.assert_allclose(seq.values[0, FACE], landmarks[0, 33 + np.asarray(FACE_MESH_INDICES)], atol=1e-6)
 
 
+def test_pose_storing_no_frame_rate_is_read_at_25_fps_with_a_warning(tmp_path, caplog):
+    write_holistic_pose(tmp_path / "a.pose", _holistic(num_frames=4), np.ones((4, 543), np.float32), fps=30.0,
+                        width=320, height=240)
+    from pose_format import Pose
+
+    pose = Pose.read((tmp_path / "a.pose").read_bytes())
+    pose.body.fps = 0
+    with open(tmp_path / "zero.pose", "wb") as file:
+        pose.write(file)
+    with caplog.at_level("WARNING"):
+        assert read_keypoints(tmp_path / "zero.pose").fps == 25.0
+    assert "stores a frame rate of 0: read as 25 fps" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert read_keypoints(tmp_path / "zero.pose", fps=30).fps == 30.0
+        assert read_keypoints(tmp_path / "a.pose").fps == 30.0
+    assert "frame rate" not in caplog.text
+
+
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     target = tmp_path / "out.npz"
     with pytest.raises(RuntimeError), atomic_path(target) as temporary:
