@@ -13,6 +13,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 from slt_training_helpers import fast_overrides, make_folder_corpus, prepare_corpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,6 +51,8 @@ SHARDED_EVAL = textwrap.dedent(
     sys.path.insert(0, sys.argv[1])
     torch.set_num_threads(1)
     from conftest import fake_pose
+    from signllm.train.hub.push_to_hub import save_for_hub
+    from signllm.train.slt.recipe import whole_model_for_export
     from signllm.train.slt.trainer import SignLLMSeq2SeqTrainer
     from signllm_tiny import tiny_model, tiny_processor
     from torch.distributed.fsdp import FullyShardedDataParallel
@@ -68,6 +72,8 @@ SHARDED_EVAL = textwrap.dedent(
     with torch.no_grad():
         reference_ids = model.generate(**plain, max_new_tokens=new_tokens, num_beams=1)
         reference_loss = float(model(**{k: v for k, v in batch.items() if k != "sample_index"}).loss)
+    if rank == 0:  # what the stage folder holds when nothing is sharded
+        save_for_hub(model, processor, f"{sys.argv[2]}.unsharded")
     # FSDP v1, each T5Block its own unit (train/accelerate_configs/fsdp_flan_t5_xl.yaml), as the Trainer holds it
     sharded = FullyShardedDataParallel(model, auto_wrap_policy=ModuleWrapPolicy({T5Block}), use_orig_params=True,
                                        device_id=torch.device("cpu"))
@@ -78,8 +84,12 @@ SHARDED_EVAL = textwrap.dedent(
                                                     max_new_tokens=new_tokens, num_beams=1)
         results.append({"loss": float(loss), "ids": ids[0, : reference_ids.shape[1]].tolist(),
                         "width": ids.shape[1], "labels": labels.shape[1]})
+    with whole_model_for_export(trainer) as whole:  # the recipe's export (step 4 of train_stage), every rank enters
+        if rank == 0:
+            save_for_hub(whole, processor, f"{sys.argv[2]}.sharded")
+    loss, _, _ = trainer.prediction_step(sharded, dict(batch), prediction_loss_only=True)
     report = {"rank": rank, "reference_ids": reference_ids[0].tolist(), "reference_loss": reference_loss,
-              "results": results}
+              "results": results, "loss_after_export": float(loss)}
     with open(f"{sys.argv[2]}.rank{rank}.json", "w") as handle:  # one file per rank: their stdout interleaves
         json.dump(report, handle)
     """
@@ -93,6 +103,9 @@ def test_sharded_evaluation_with_generation(tmp_path):
     T5Block, ``use_orig_params`` as in ``fsdp_flan_t5_xl.yaml``), the ranks generating different numbers of tokens.
     It must not hang (``synced_gpus``), must generate what the unsharded model generates, and must leave the weights
     intact (the stock step's ``summon_full_params`` + generate corrupts them: NaN loss after the first evaluation).
+    Then the stage export (``recipe.whole_model_for_export``, every rank entering) writes from the sharded model the
+    same ``model.safetensors`` tensors as the unsharded model, and leaves the shards intact. Writing from rank 0's
+    unwrapped model alone, as before, hung the other rank (the state dict of an FSDP model is a collective).
     Why not through ``accelerate launch``: accelerate turns FSDP on only for accelerator devices (with ``use_cpu``
     its distributed type is MULTI_CPU and the FSDP plugin is not used), so the script is started with
     ``torch.distributed.run`` and wraps the model itself; the Trainer (accelerate's MULTI_CPU state) joins the same
@@ -116,3 +129,9 @@ def test_sharded_evaluation_with_generation(tmp_path):
             assert result["ids"] == report["reference_ids"]
             assert result["loss"] == pytest.approx(report["reference_loss"], rel=1e-5)  # finite, weights intact
             assert result["width"] == result["labels"] == max(20, 3 + 5 * report["rank"] + 1)
+        assert report["loss_after_export"] == pytest.approx(report["reference_loss"], rel=1e-5)  # still sharded, intact
+    # the stage folder written from the sharded model holds the whole weights: the same tensors as unsharded
+    unsharded, sharded = (load_file(tmp_path / f"out.{kind}" / "model.safetensors") for kind in ("unsharded", "sharded"))
+    assert sorted(sharded) == sorted(unsharded)
+    for name, tensor in unsharded.items():
+        assert torch.equal(sharded[name], tensor), name

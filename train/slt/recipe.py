@@ -37,6 +37,8 @@ import json
 import logging
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -400,22 +402,50 @@ def train_stage(
     if eval_datasets:
         metrics.update(trainer.evaluate())
 
-    # step 4: the Hub-ready folder (rank 0 writes; everybody waits)
-    if trainer.is_world_process_zero():
-        export_folder(trainer, processor, config, stage, metrics, push_to_hub, hub_token, hub_api, merge)
+    # step 4: the Hub-ready folder (every rank gathers sharded weights; rank 0 writes; everybody waits)
+    with whole_model_for_export(trainer) as model:
+        if trainer.is_world_process_zero():
+            export_folder(trainer, model, processor, config, stage, metrics, push_to_hub, hub_token, hub_api, merge)
     trainer.accelerator.wait_for_everyone()
     return metrics
 
 
-def export_folder(trainer, processor, config, stage: Stage, metrics, push_to_hub=None, hub_token=None, hub_api=None,
-                  merge: bool = False) -> Path:
+@contextmanager
+def whole_model_for_export(trainer) -> Iterator[torch.nn.Module]:
+    """The unwrapped model with every parameter whole on rank 0, for writing the stage folder.
+
+    A collective: every rank must enter. FSDP v1 (``fsdp_flan_t5_xl.yaml``): ``summon_full_params`` with
+    ``rank0_only`` and ``writeback=False`` (``--merge`` folds DoRA into the gathered copy only). DeepSpeed ZeRO-3
+    (``deepspeed_zero3.yaml``): ``deepspeed.zero.GatheredParameters`` [untested here: it needs GPUs]. Without
+    sharding (one process, DDP) the model is yielded as it is. Unwrapping alone would write rank 0's shard.
+    """
+    from torch.distributed.fsdp import FullyShardedDataParallel
+
+    wrapped = trainer.model_wrapped if trainer.model_wrapped is not None else trainer.model
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if isinstance(wrapped, FullyShardedDataParallel):
+        offload = next(model.parameters()).device.type != "cpu"  # gather the ~12 GB XL copy in host memory
+        with FullyShardedDataParallel.summon_full_params(wrapped, writeback=False, rank0_only=True,
+                                                         offload_to_cpu=offload):  # fmt: skip
+            yield model
+    elif getattr(trainer, "is_deepspeed_enabled", False) and any(hasattr(p, "ds_id") for p in model.parameters()):
+        import deepspeed
+
+        with deepspeed.zero.GatheredParameters(list(model.parameters()), modifier_rank=None):
+            yield model
+    else:
+        yield model
+
+
+def export_folder(trainer, model, processor, config, stage: Stage, metrics, push_to_hub=None, hub_token=None,
+                  hub_api=None, merge: bool = False) -> Path:
     """The stage folder through the one export path (`save_for_hub`: weights without the frozen base LM, config with
     auto_map + custom_pipelines, remote code, processor, PEFT adapters) + model card, run config, metrics and the
-    trainer state; with ``merge``, also ``<output_dir>-merged`` (DoRA folded in). Returns the folder to publish."""
+    trainer state; with ``merge``, also ``<output_dir>-merged`` (DoRA folded in). ``model``: the unwrapped model with
+    whole parameters (:func:`whole_model_for_export`). Returns the folder to publish."""
     from signllm.train.hub.push_to_hub import save_for_hub
 
     output_dir = Path(config["output_dir"])
-    model = trainer.accelerator.unwrap_model(trainer.model)
     save_for_hub(model, processor, output_dir)
     _write_run_files(output_dir, trainer, model, config, stage, metrics, push_to_hub)
     published = output_dir
