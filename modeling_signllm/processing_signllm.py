@@ -489,7 +489,7 @@ class SignLLMProcessor(ProcessorMixin):
             ValueError: when the text does not contain exactly two 3-digit indices with start <= end < window.
         """
         digits = re.sub(r"\s+", "", str(text))
-        if not re.fullmatch(r"\d{6}", digits):
+        if not re.fullmatch(r"[0-9]{6}", digits):  # ASCII digits only (\d also matches Arabic-Indic, fullwidth)
             raise ValueError(f"Unparsable SSA output {text!r}: expected two 3-digit frame indices like '012 345'.")
         start, end = int(digits[:3]), int(digits[3:])
         if not start <= end < self.num_frames:

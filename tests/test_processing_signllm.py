@@ -104,7 +104,7 @@ def test_ssa_prompt_targets_and_parsing(processor):
     assert batch["task_ids"].tolist() == [1]
     assert processor.parse_ssa_output("005 012") == (5, 12)
     assert processor.parse_ssa_output(" 0 0 5 0 1 2 ", return_seconds=True) == (0.2, 0.52)  # end inclusive: 13 / 25
-    for bad in ("", "5 to 12", "0051", "012 005", "012 999"):
+    for bad in ("", "5 to 12", "0051", "012 005", "012 999", "٠٠٥ ٠١٢", "００５ ０１２"):  # non-ASCII digits too
         with pytest.raises(ValueError, match="SSA output"):
             processor.parse_ssa_output(bad)
     with pytest.raises(ValueError, match="start <= end"):
