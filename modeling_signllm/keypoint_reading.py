@@ -402,12 +402,14 @@ def read_pose_file(path: str | os.PathLike, fps: float | None = None) -> Keypoin
     values[~(joint_conf > 0)] = 0.0  # also drops NaN confidences
     values, mask = mask_missing(values)
     dims = pose.header.dimensions
-    stored_fps = float(pose.body.fps)
-    if not fps and not (math.isfinite(stored_fps) and stored_fps > 0):
-        logger.warning("%s stores a frame rate of %g: read as %g fps (pass fps=... if the recording's rate differs).",
-                       path, stored_fps, DEFAULT_FILE_FPS)
-    return KeypointSequence(values=values, mask=mask, fps=float(fps) if fps else (
-                            stored_fps if math.isfinite(stored_fps) and stored_fps > 0 else DEFAULT_FILE_FPS),
+    rate = fps
+    if rate is None:  # as read_npz: the caller's rate, else the stored one
+        stored = float(pose.body.fps)
+        rate = stored if math.isfinite(stored) and stored > 0 else DEFAULT_FILE_FPS
+        if rate != stored:
+            logger.warning("%s stores a frame rate of %g: read as %g fps (pass fps=... if the recording's rate "
+                           "differs).", path, stored, rate)
+    return KeypointSequence(values=values, mask=mask, fps=float(rate),
                             confidence=np.where(mask, joint_conf, 0.0), width=dims.width, height=dims.height,
                             extractor=_pose_header_extractor(pose.header))  # fmt: skip
 
