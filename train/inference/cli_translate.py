@@ -14,7 +14,6 @@ search (5 beams [paper]); the JSON report adds each translation's confidence (ex
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -34,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from signllm.datasets_scripts.manifest import write_json
     from signllm.datasets_scripts.subtitles import Subtitle, read_subtitles, write_subtitles
 
     from .translation import model_translator, translate_segments, uniform_segments
@@ -68,6 +68,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         payload = {"input": str(args.input), "model": str(args.model), "num_beams": args.num_beams,
                    "segments": [asdict(item) for item in translated]}  # fmt: skip
-        args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False), encoding="utf-8")
+        write_json(args.json, payload, sort_keys=False)  # strict and atomic, like every JSON signllm writes
         print(f"wrote {args.json}")
     return 0

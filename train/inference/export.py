@@ -12,12 +12,12 @@ Every file is written atomically; the JSON is strict (no NaN / Infinity).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from signllm.datasets_scripts.manifest import write_json
 from signllm.datasets_scripts.subtitles import Subtitle, write_subtitles
 from signllm.processing.keypoint_io import atomic_path
 
@@ -38,9 +38,7 @@ def write_aligned_subtitles(results: Sequence[AlignedSubtitle], path: str | os.P
 def write_alignment_json(results: Sequence[AlignedSubtitle], path: str | os.PathLike, **metadata) -> None:
     """Every field of every result (prior, raw prediction, aligned span, confidence, source) plus metadata."""
     payload = {"metadata": metadata, "subtitles": [asdict(item) for item in results]}
-    text = json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False)
-    with atomic_path(path) as temporary:
-        temporary.write_text(text, encoding="utf-8")
+    write_json(path, payload, sort_keys=False)
 
 
 def _pack_tiers(spans: list[tuple[int, int, str]]) -> list[list[tuple[int, int, str]]]:
