@@ -30,6 +30,7 @@ import tempfile
 from pathlib import Path
 
 from signllm.configuration_signllm import SignLLMConfig
+from signllm.datasets_scripts.manifest import write_json
 from signllm.modeling_signllm import ADAPTER_SUBFOLDER, SignLLMForConditionalGeneration
 from signllm.pipeline_signllm import SignTranslationPipeline
 from signllm.processing_signllm import SignLLMProcessor
@@ -91,7 +92,7 @@ def _add_auto_model_entries(config_path: Path) -> None:
     target = auto_map["AutoModelForSeq2SeqLM"]
     for name in AUTO_MODEL_CLASSES:
         auto_map[name] = target
-    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    write_json(config_path, config)  # atomic: a crash leaves the folder's config.json whole
 
 
 def check_hub_folder(folder: str | Path) -> None:

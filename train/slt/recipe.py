@@ -486,7 +486,7 @@ def _write_run_files(folder: Path, trainer, model, config, stage: Stage, metrics
     )
     (folder / RUN_CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
     write_json(folder / "all_results.json", metrics)
-    (folder / "trainable_parameters.json").write_text(json.dumps(counts, indent=2))
+    write_json(folder / "trainable_parameters.json", counts, sort_keys=False)
     trainer.state.save_to_json(str(folder / "trainer_state.json"))  # loss curve + step, beside the weights
 
 
